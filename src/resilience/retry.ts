@@ -1,0 +1,170 @@
+import pRetry, { AbortError } from 'p-retry';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WorkerError } from '../errors.ts';
+import { classifyError } from './classify.ts';
+import { abortReason, type Deadline } from './deadline.ts';
+
+/** Backoff as plain data (bullmq style). All durations already scaled by TIMEOUT_SCALE. */
+export interface RetryPolicy {
+  /** Total attempts, the first included (seed: `retry_attempts`). */
+  attempts: number;
+  /** Floor of every computed wait, ms (seed: `retry_min`). */
+  minDelayMs: number;
+  /** Ceiling of every computed wait, ms (seed: `retry_max`). */
+  maxDelayMs: number;
+  /** Growth of the ceiling per retry. @defaultValue 2 */
+  factor?: number;
+  /**
+   * `full`: each wait is uniform in [minDelayMs, min(maxDelayMs, minDelayMs·factor^k)] for the k-th retry;
+   * `none`: the ceiling itself. @defaultValue 'full'
+   */
+  jitter?: 'full' | 'none';
+}
+
+export interface AttemptContext {
+  /** 1 for the first attempt. */
+  readonly attemptNumber: number;
+  /** Aborted at min(attempt timeout, job deadline); pass it to every call the attempt makes. */
+  readonly signal: AbortSignal;
+}
+
+export interface RetryEvent {
+  readonly operation: string;
+  readonly error: WorkerError;
+  readonly attemptNumber: number;
+  readonly retriesLeft: number;
+  /** The wait before the next attempt. */
+  readonly delayMs: number;
+  /** `server`: Retry-After / RetryInfo honoured as sent; `backoff`: computed. */
+  readonly delaySource: 'server' | 'backoff';
+  /** The computed wait was shortened to fit the job deadline. */
+  readonly clamped: boolean;
+}
+
+export type GiveUpReason = 'permanent' | 'attempts-exhausted' | 'deadline' | 'aborted';
+
+export interface GiveUpEvent {
+  readonly operation: string;
+  readonly error: WorkerError;
+  readonly attemptNumber: number;
+  readonly reason: GiveUpReason;
+}
+
+export interface RetryOptions {
+  /** Name for errors, logs and metrics (`gemini.stream`, `mailgun.send`…). */
+  operation: string;
+  policy: RetryPolicy;
+  /** The job deadline: no wait or attempt is started that cannot finish before it. */
+  deadline: Deadline;
+  /** Per-attempt timeout; each attempt's signal aborts at min(this, time left). @defaultValue no own limit */
+  attemptTimeoutMs?: number;
+  /** Least time an attempt needs; with less left, give up instead of starting it. @defaultValue policy.minDelayMs */
+  minAttemptMs?: number;
+  /** Maps a thrown value to a WorkerError with a retryable flag. @defaultValue classifyError */
+  classify?: (error: unknown, operation: string) => WorkerError;
+  /** Called before each wait. Hooks feed logs and metrics; the policy logs nothing itself. */
+  onRetry?: (event: RetryEvent) => void;
+  /** Called once when no further attempt will be made. */
+  onGiveUp?: (event: GiveUpEvent) => void;
+  /** Random source in [0, 1), for tests. @defaultValue Math.random */
+  random?: () => number;
+}
+
+function validate(options: RetryOptions): void {
+  const { policy } = options;
+  if (!Number.isInteger(policy.attempts) || policy.attempts < 1) {
+    throw new TypeError('Expected `policy.attempts` to be an integer ≥ 1.');
+  }
+  for (const key of ['minDelayMs', 'maxDelayMs'] as const) {
+    if (!Number.isFinite(policy[key]) || policy[key] < 0) throw new TypeError(`Expected \`policy.${key}\` to be a finite number ≥ 0.`);
+  }
+  if (policy.maxDelayMs < policy.minDelayMs) throw new TypeError('Expected `policy.maxDelayMs` to be ≥ `policy.minDelayMs`.');
+  if (policy.factor !== undefined && (!Number.isFinite(policy.factor) || policy.factor < 1)) {
+    throw new TypeError('Expected `policy.factor` to be a finite number ≥ 1.');
+  }
+  if (options.attemptTimeoutMs !== undefined && !(options.attemptTimeoutMs > 0)) {
+    throw new TypeError('Expected `attemptTimeoutMs` to be a number > 0.');
+  }
+}
+
+/** The computed (not server-requested) wait before retry number `retry` (1-based). */
+export function backoffDelay(policy: RetryPolicy, retry: number, random: () => number = Math.random): number {
+  const factor = policy.factor ?? 2;
+  const ceiling = Math.min(policy.maxDelayMs, policy.minDelayMs * factor ** retry);
+  if (policy.jitter === 'none') return ceiling;
+  return policy.minDelayMs + random() * (ceiling - policy.minDelayMs);
+}
+
+/**
+ * Runs `fn` with retries per `policy`, inside `deadline`, on top of p-retry (attempt counting,
+ * abort checks, programmer-error handling). Waits are computed here: full jitter above the floor,
+ * or the server's Retry-After / RetryInfo as sent; the last wait is clamped to the deadline, and a
+ * wait or attempt that cannot finish before the deadline is never started.
+ * Permanent errors are not retried. The error thrown is always a WorkerError.
+ */
+export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, options: RetryOptions): Promise<T> {
+  validate(options);
+  const { operation, policy, deadline } = options;
+  const classify = options.classify ?? classifyError;
+  const random = options.random ?? Math.random;
+  const minAttemptMs = options.minAttemptMs ?? policy.minDelayMs;
+  let giveUp: GiveUpReason | undefined;
+  let lastAttempt = 0;
+
+  try {
+    return await pRetry(
+      async (attemptNumber) => {
+        lastAttempt = attemptNumber;
+        using attempt = deadline.child(operation, options.attemptTimeoutMs);
+        try {
+          return await fn({ attemptNumber, signal: attempt.signal });
+        } catch (error) {
+          // An aborted attempt reports why it was aborted (which timer), not the SDK's AbortError.
+          const failure = attempt.signal.aborted ? abortReason(attempt.signal, operation) : classify(error, operation);
+          if (deadline.signal.aborted) {
+            giveUp = 'deadline';
+            throw new AbortError(failure);
+          }
+          if (!failure.retryable) {
+            giveUp = 'permanent';
+            throw new AbortError(failure);
+          }
+          throw failure;
+        }
+      },
+      {
+        retries: policy.attempts - 1,
+        // p-retry's own waits are off; ours are computed in shouldRetry, which p-retry awaits.
+        minTimeout: 0,
+        signal: deadline.signal,
+        shouldRetry: async ({ error, attemptNumber, retriesLeft }) => {
+          const failure = error as WorkerError;
+          const server = failure.retryAfterMs;
+          let delayMs = server ?? backoffDelay(policy, attemptNumber, random);
+          let clamped = false;
+          const room = deadline.remainingMs() - minAttemptMs;
+          if (delayMs > room) {
+            // A server-requested delay is honoured as sent or not at all; a computed one is clamped.
+            if (server !== undefined || room <= 0) {
+              giveUp = 'deadline';
+              return false;
+            }
+            delayMs = room;
+            clamped = true;
+          }
+          options.onRetry?.(
+            Object.freeze({ operation, error: failure, attemptNumber, retriesLeft, delayMs, delaySource: server === undefined ? 'backoff' : 'server', clamped }),
+          );
+          if (delayMs > 0) await sleep(delayMs, undefined, { signal: deadline.signal });
+          return true;
+        },
+      },
+    );
+  } catch (error) {
+    const failure = deadline.signal.aborted && !(error as WorkerError).code ? abortReason(deadline.signal, operation) : classify(error, operation);
+    const reason: GiveUpReason =
+      giveUp ?? (deadline.signal.aborted ? (failure.code === 'EW_ERR_DEADLINE_EXCEEDED' ? 'deadline' : 'aborted') : 'attempts-exhausted');
+    options.onGiveUp?.(Object.freeze({ operation, error: failure, attemptNumber: lastAttempt, reason }));
+    throw failure;
+  }
+}
