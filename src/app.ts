@@ -1,0 +1,168 @@
+/**
+ * Wiring: builds the worker from a validated Config — services bound to their settings, the
+ * ledger, the HTTP server and the delivery mode — and returns one `stop()` for shutdown.
+ */
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import type { Message } from '@google-cloud/pubsub';
+import type { Logger } from 'winston';
+import type { Config } from './config.ts';
+import { ErrorCodes } from './errors.ts';
+import type { JobResult } from './errors-outcome.ts';
+import { downloadAttachments } from './attachments/download.ts';
+import { buildContext } from './context/build-context.ts';
+import { createGeminiClient } from './gemini/client.ts';
+import { exportAnswer } from './export/export-answer.ts';
+import { composeReply, failureReply, newMessageId } from './mail/compose.ts';
+import { createTransport } from './mail/transport.ts';
+import { sendExactlyOnce } from './mail/send.ts';
+import { parseJob } from './jobs/schema.ts';
+import { createMemoryLedger } from './ledger/memory-ledger.ts';
+import type { Ledger } from './ledger/ledger.ts';
+import { startHttpServer } from './http/server.ts';
+import { createMetrics, retryObserver, type Metrics } from './observability/metrics.ts';
+import { processJob, publicReason } from './pipeline/process-job.ts';
+import type { PipelineServices } from './pipeline/services.ts';
+import { createPubSub, ensureResources } from './worker/pubsub-resources.ts';
+import { startPullWorker } from './worker/pull-worker.ts';
+import { pullLeaseExtensionS } from './timeouts/chain.ts';
+import { scaleMs } from './timeouts/engine.ts';
+import { Deadline } from './resilience/deadline.ts';
+import { getRetryConfig, getTimeouts } from './timeouts/engine.ts';
+
+export interface RunningApp {
+  url: string;
+  ledger: Ledger;
+  metrics: Metrics;
+  stop(): Promise<void>;
+}
+
+/** Binds the product's modules to the configuration: what `processJob` calls. */
+export function createServices(config: Config, metrics: Metrics): PipelineServices {
+  const gemini = createGeminiClient({ apiKey: config.gemini.apiKey, model: config.gemini.model, ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}) });
+  const transport = createTransport({
+    ...(config.mailgun.apiKey ? { mailgunApiKey: config.mailgun.apiKey } : {}),
+    mailgunDomain: config.mailgun.domain,
+    mailgunApiUrl: config.mailgun.apiUrl,
+    outboxDir: config.outboxDir,
+  });
+  return {
+    downloadAttachments: (attachments, options) =>
+      downloadAttachments(attachments, {
+        ...options,
+        maxBytes: config.attachments.maxBytes,
+        allowedHosts: config.attachments.allowedHosts,
+        allowPrivate: config.attachments.allowPrivate,
+        ...(config.mailgun.apiKey ? { mailgunApiKey: config.mailgun.apiKey } : {}),
+        mailgunApiUrl: config.mailgun.apiUrl,
+      }),
+    buildContext: (input) => buildContext({ ...input, ...(config.knowledgeDir ? { knowledgeDir: config.knowledgeDir } : {}) }),
+    gemini,
+    exportAnswer: (markdown, formats, options) => exportAnswer(markdown, formats, { ...options, ...(config.quartoPath ? { quartoPath: config.quartoPath } : {}) }),
+    newMessageId: () => newMessageId(config.mailgun.domain),
+    composeReply: composeReply as PipelineServices['composeReply'],
+    failureReply: failureReply as PipelineServices['failureReply'],
+    transport,
+    sendExactlyOnce: sendExactlyOnce as PipelineServices['sendExactlyOnce'],
+    retryObserver: (logger) => retryObserver(logger, metrics),
+    metrics,
+    mailFrom: config.mailFrom,
+    secrets: config.secrets,
+    standIn: config.gemini.standIn,
+  };
+}
+
+/**
+ * Handles one Pub/Sub delivery: parse, process, and — for a malformed job — acknowledge with a
+ * recorded reason and a short failure email when the sender is known. Never throws.
+ */
+export function createDeliveryHandler(
+  config: Config,
+  deps: { services: PipelineServices; ledger: Ledger; logger: Logger; owner: string },
+) {
+  return async (message: Pick<Message, 'id' | 'data' | 'attributes' | 'deliveryAttempt'>, shutdownSignal: AbortSignal): Promise<JobResult> => {
+    const parsed = parseJob(message.data);
+    if (!parsed.ok) {
+      deps.logger.error('Invalid job: acknowledged and not processed', { err: parsed.error, pubsubMessageId: message.id, sender: parsed.sender });
+      deps.services.metrics?.recordJob('invalid', 0);
+      if (!parsed.sender) return { status: 'failed-silent', code: ErrorCodes.JOB_INVALID };
+      try {
+        const timeouts = getTimeouts('email');
+        using deadline = Deadline.after(timeouts.mailgunApiMs * 2, { label: 'invalid-job reply', parent: shutdownSignal });
+        const reply = deps.services.failureReply({
+          parent: { from: parsed.sender, subject: parsed.subject ?? '', ...(parsed.messageId ? { messageId: parsed.messageId } : {}) },
+          from: config.mailFrom,
+          // One failure email per broken message: the id is stable across redeliveries.
+          messageId: `<invalid-${message.id}@${config.mailgun.domain}>`,
+          reason: publicReason(parsed.error),
+          secrets: config.secrets,
+        });
+        await deps.services.sendExactlyOnce(deps.services.transport, reply, { deadline, policy: getRetryConfig('email'), attemptTimeoutMs: timeouts.mailgunApiMs });
+        return { status: 'failed-replied', code: ErrorCodes.JOB_INVALID };
+      } catch (error) {
+        deps.logger.error('Could not send the failure email for an invalid job', { err: error });
+        return { status: 'failed-silent', code: ErrorCodes.JOB_INVALID };
+      }
+    }
+    return processJob(
+      parsed.job,
+      { messageId: message.id, deliveryAttempt: message.deliveryAttempt || 1, attributes: message.attributes, shutdownSignal },
+      { ...deps.services, ledger: deps.ledger, owner: deps.owner, logger: deps.logger, maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts },
+    );
+  };
+}
+
+export interface StartAppOptions {
+  /** Redelivery backoff of a subscription the app creates on the emulator. @defaultValue 10–600 s */
+  subscriptionBackoffSeconds?: { min: number; max: number };
+}
+
+export async function startApp(config: Config, logger: Logger, options: StartAppOptions = {}): Promise<RunningApp> {
+  const metrics = createMetrics();
+  const ledger = createMemoryLedger();
+  const services = createServices(config, metrics);
+  const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const pubsub = createPubSub(config);
+  const { topic, subscription } = await ensureResources(pubsub, config, {
+    create: Boolean(config.pubsub.emulatorHost),
+    ...(options.subscriptionBackoffSeconds ? { backoffSeconds: options.subscriptionBackoffSeconds } : {}),
+  });
+
+  const http = await startHttpServer({
+    port: config.port,
+    registry: metrics.registry,
+    readinessChecks: {
+      pubsub: async () => {
+        const [exists] = await topic.exists();
+        if (!exists) throw new Error(`topic ${config.pubsub.topic} not found`);
+      },
+      ledger: () => ledger.ping(),
+    },
+  });
+  logger.info('HTTP server listening', { url: http.url });
+
+  if (config.workerMode !== 'pull') {
+    await http.close();
+    await pubsub.close();
+    throw new Error('WORKER_MODE=push is not available in this version; use WORKER_MODE=pull');
+  }
+  const handle = createDeliveryHandler(config, { services, ledger, logger, owner });
+  const worker = startPullWorker({
+    subscription,
+    concurrency: config.workerConcurrency,
+    maxExtensionS: pullLeaseExtensionS(config.timeouts),
+    handle,
+    logger,
+  });
+
+  return {
+    url: http.url,
+    ledger,
+    metrics,
+    async stop() {
+      await worker.stop(scaleMs(config.timeouts.shutdownGraceS * 1000, config.timeouts));
+      await http.close();
+      await pubsub.close();
+    },
+  };
+}

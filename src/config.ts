@@ -1,0 +1,193 @@
+/**
+ * Configuration: parsed and validated once at start-up from the environment. Every message names
+ * the variable. Timeout variables (TIMEOUT_*, CLOUD_RUN_TIMEOUT_S, SHUTDOWN_GRACE_S) are parsed by
+ * the timeout engine (`src/timeouts/settings.ts`) and carried here as `timeouts`.
+ * `.env.example` documents every variable with its default.
+ */
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { ErrorCodes, permanent } from './errors.ts';
+import { DEFAULT_ALLOWED_HOSTS } from './attachments/url-policy.ts';
+import { loadTimeoutSettings, type TimeoutSettings } from './timeouts/settings.ts';
+import { isTruthyEnv } from './timeouts/context.ts';
+
+const MiB = 1024 * 1024;
+
+const bool = (fallback: boolean) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      if (/^(1|true|yes|on)$/i.test(v.trim())) return true;
+      if (/^(0|false|no|off)$/i.test(v.trim())) return false;
+      ctx.addIssue({ code: 'custom', message: `expected true/false (1/0, yes/no, on/off), got "${v}"` });
+      return z.NEVER;
+    });
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined || v.trim() === '') return fallback;
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected an integer from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const str = (fallback?: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? fallback : v.trim()));
+
+const list = (fallback: string[]) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? fallback : v.split(',').map((s) => s.trim()).filter(Boolean)));
+
+const EnvSchema = z.object({
+  EMAIL_PROCESSING_MODE: z.string().optional().transform((v) => isTruthyEnv(v)),
+  WORKER_MODE: z.enum(['pull', 'push']).optional().default('pull'),
+  WORKER_CONCURRENCY: int(4, 1, 10_000),
+  PORT: int(8080, 0, 65_535),
+  LOG_LEVEL: z.enum(['debug', 'info', 'notice', 'warning', 'error', 'critical']).optional().default('info'),
+  GOOGLE_CLOUD_PROJECT: str('demo-local'),
+  PUBSUB_TOPIC: str('email-worker-jobs'),
+  PUBSUB_SUBSCRIPTION: str('email-worker-jobs-worker'),
+  PUBSUB_DEAD_LETTER_TOPIC: str('email-worker-jobs-dead'),
+  PUBSUB_MAX_DELIVERY_ATTEMPTS: int(5, 5, 100),
+  PUBSUB_EMULATOR_HOST: str(),
+  GEMINI_API_KEY: str(),
+  GEMINI_MODEL: str('gemini-2.5-flash'),
+  GEMINI_BASE_URL: str(),
+  MAILGUN_API_KEY: str(),
+  MAILGUN_DOMAIN: str('mg.localhost'),
+  MAILGUN_API_URL: str('https://api.mailgun.net'),
+  MAILGUN_WEBHOOK_SIGNING_KEY: str(),
+  MAIL_FROM: str(),
+  OUTBOX_DIR: str('./outbox'),
+  ALLOWED_SENDERS: list(['*']),
+  FORWARD_INLINE_MAX_BYTES: int(10 * MiB, 0),
+  ATTACHMENT_MAX_BYTES: int(25 * MiB, 1),
+  ATTACHMENT_ALLOWED_HOSTS: list([...DEFAULT_ALLOWED_HOSTS]),
+  ATTACHMENT_ALLOW_PRIVATE: bool(false),
+  KNOWLEDGE_DIR: str(),
+  QUARTO_PATH: str(),
+  LEDGER: z.enum(['memory']).optional().default('memory'),
+  API_KEYS: list([]),
+  PUSH_AUDIENCE: str(),
+  PUSH_SERVICE_ACCOUNT: str(),
+  REQUIRE_PUSH_AUTH: z.string().optional(),
+  K_SERVICE: str(),
+});
+
+export interface Config {
+  emailProcessingMode: boolean;
+  workerMode: 'pull' | 'push';
+  workerConcurrency: number;
+  port: number;
+  logLevel: string;
+  projectId: string;
+  pubsub: { topic: string; subscription: string; deadLetterTopic: string; maxDeliveryAttempts: number; emulatorHost?: string };
+  gemini: { apiKey: string; model: string; baseUrl?: string; standIn: boolean };
+  mailgun: { apiKey?: string; domain: string; apiUrl: string; webhookSigningKey?: string };
+  mailFrom: string;
+  outboxDir: string;
+  allowedSenders: string[];
+  forwardInlineMaxBytes: number;
+  attachments: { maxBytes: number; allowedHosts: string[]; allowPrivate: boolean };
+  knowledgeDir?: string;
+  quartoPath?: string;
+  ledger: 'memory';
+  push: { requireAuth: boolean; audience?: string; serviceAccount?: string };
+  timeouts: TimeoutSettings;
+  /** Values that must never appear in logs, mails or documents. */
+  secrets: string[];
+}
+
+/** Parses and validates the environment; throws one EW_ERR_CONFIG_INVALID naming every bad variable. */
+export interface LoadConfigOptions {
+  /** Check what only a running worker needs (Gemini key, push auth). CLI clients skip it. @defaultValue true */
+  worker?: boolean;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
+  const worker = options.worker ?? true;
+  const problems: string[] = [];
+  let timeouts: TimeoutSettings | undefined;
+  try {
+    timeouts = loadTimeoutSettings(env);
+  } catch (error) {
+    problems.push((error as Error).message);
+  }
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
+  }
+  if (problems.length || !parsed.success || !timeouts) {
+    throw permanent(ErrorCodes.CONFIG_INVALID, `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+  }
+  const e = parsed.data;
+  if (worker && !e.GEMINI_API_KEY && !e.GEMINI_BASE_URL) {
+    problems.push('GEMINI_API_KEY: required (or set GEMINI_BASE_URL to a compatible server such as the local stand-in)');
+  }
+  if (e.GEMINI_BASE_URL && !URL.canParse(e.GEMINI_BASE_URL)) problems.push(`GEMINI_BASE_URL: not a URL: "${e.GEMINI_BASE_URL}"`);
+  if (!URL.canParse(e.MAILGUN_API_URL!)) problems.push(`MAILGUN_API_URL: not a URL: "${e.MAILGUN_API_URL}"`);
+  if (e.MAILGUN_API_KEY && e.MAILGUN_DOMAIN === 'mg.localhost') problems.push('MAILGUN_DOMAIN: required when MAILGUN_API_KEY is set');
+  const requireAuth = e.REQUIRE_PUSH_AUTH === undefined || e.REQUIRE_PUSH_AUTH.trim() === ''
+    ? Boolean(e.K_SERVICE) && !e.PUBSUB_EMULATOR_HOST
+    : isTruthyEnv(e.REQUIRE_PUSH_AUTH);
+  if (worker && e.WORKER_MODE === 'push' && requireAuth && !e.PUSH_AUDIENCE) problems.push('PUSH_AUDIENCE: required when REQUIRE_PUSH_AUTH is on');
+  if (problems.length) throw permanent(ErrorCodes.CONFIG_INVALID, `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+
+  const secrets = [e.GEMINI_API_KEY, e.MAILGUN_API_KEY, e.MAILGUN_WEBHOOK_SIGNING_KEY].filter((s): s is string => Boolean(s));
+  return {
+    emailProcessingMode: e.EMAIL_PROCESSING_MODE,
+    workerMode: e.WORKER_MODE,
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    port: e.PORT,
+    logLevel: e.LOG_LEVEL,
+    projectId: e.GOOGLE_CLOUD_PROJECT!,
+    pubsub: {
+      topic: e.PUBSUB_TOPIC!,
+      subscription: e.PUBSUB_SUBSCRIPTION!,
+      deadLetterTopic: e.PUBSUB_DEAD_LETTER_TOPIC!,
+      maxDeliveryAttempts: e.PUBSUB_MAX_DELIVERY_ATTEMPTS,
+      ...(e.PUBSUB_EMULATOR_HOST ? { emulatorHost: e.PUBSUB_EMULATOR_HOST } : {}),
+    },
+    gemini: {
+      // The stand-in checks that a key is present, like Google's API; it is never a real key.
+      apiKey: e.GEMINI_API_KEY ?? 'stand-in-key',
+      model: e.GEMINI_MODEL!,
+      ...(e.GEMINI_BASE_URL ? { baseUrl: e.GEMINI_BASE_URL } : {}),
+      standIn: !e.GEMINI_API_KEY,
+    },
+    mailgun: {
+      ...(e.MAILGUN_API_KEY ? { apiKey: e.MAILGUN_API_KEY } : {}),
+      domain: e.MAILGUN_DOMAIN!,
+      apiUrl: e.MAILGUN_API_URL!,
+      ...(e.MAILGUN_WEBHOOK_SIGNING_KEY ? { webhookSigningKey: e.MAILGUN_WEBHOOK_SIGNING_KEY } : {}),
+    },
+    mailFrom: e.MAIL_FROM ?? `Email Worker <worker@${e.MAILGUN_DOMAIN}>`,
+    outboxDir: resolve(e.OUTBOX_DIR!),
+    allowedSenders: e.ALLOWED_SENDERS,
+    forwardInlineMaxBytes: e.FORWARD_INLINE_MAX_BYTES,
+    attachments: { maxBytes: e.ATTACHMENT_MAX_BYTES, allowedHosts: e.ATTACHMENT_ALLOWED_HOSTS, allowPrivate: e.ATTACHMENT_ALLOW_PRIVATE },
+    ...(e.KNOWLEDGE_DIR ? { knowledgeDir: resolve(e.KNOWLEDGE_DIR) } : {}),
+    ...(e.QUARTO_PATH ? { quartoPath: e.QUARTO_PATH } : {}),
+    ledger: e.LEDGER,
+    push: {
+      requireAuth,
+      ...(e.PUSH_AUDIENCE ? { audience: e.PUSH_AUDIENCE } : {}),
+      ...(e.PUSH_SERVICE_ACCOUNT ? { serviceAccount: e.PUSH_SERVICE_ACCOUNT } : {}),
+    },
+    timeouts,
+    secrets,
+  };
+}

@@ -1,0 +1,296 @@
+/**
+ * The main job (SPEC §3.2): one Job in, one threaded reply out, every step under the job's
+ * deadline with its own timeouts and retries. Returns a JobResult; the delivery layer maps it to
+ * ack/nack in `src/errors-outcome.ts`.
+ *
+ * Budget: the job deadline is the profile's hardTimeout. The answer (download, context, Gemini)
+ * must leave room for the export and the reply, so it runs under a child deadline that reserves
+ * mailgunApi (+ quartoExport when formats are requested), at most 30 % of the hard timeout.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from 'winston';
+import { ErrorCodes, describeError, isWorkerError, permanent, type WorkerError } from '../errors.ts';
+import type { JobResult } from '../errors-outcome.ts';
+import type { Job } from '../jobs/schema.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import { Deadline } from '../resilience/deadline.ts';
+import type { RetryEvent, GiveUpEvent } from '../resilience/retry.ts';
+import { detectRequestContext } from '../timeouts/context.ts';
+import { logContextTimeoutsOnce } from '../timeouts/context-log.ts';
+import { getHttpTimeouts, getRetryConfig, getTimeouts, scaleMs } from '../timeouts/engine.ts';
+import { ledgerHeartbeatS, ledgerLeaseS } from '../timeouts/chain.ts';
+import type { RequestContext, Timeouts } from '../timeouts/types.ts';
+import type { PipelineServices } from './services.ts';
+import { StepTimer } from './step-timer.ts';
+import { renderReplyBody } from './reply-body.ts';
+
+export interface DeliveryInfo {
+  /** Pub/Sub message id, for logs. */
+  messageId?: string;
+  /** 1-based delivery attempt (pull with dead-lettering reports it). */
+  deliveryAttempt?: number;
+  /** Pub/Sub attributes (may carry `context`). */
+  attributes?: Record<string, string>;
+  /** Aborted on shutdown: the job stops, releases its lease and is redelivered elsewhere. */
+  shutdownSignal?: AbortSignal;
+}
+
+export interface ProcessJobDeps extends PipelineServices {
+  ledger: Ledger;
+  /** This worker's identity in the ledger. */
+  owner: string;
+  logger: Logger;
+  /** Deliveries after which a retryable failure is answered with a failure email instead of nack. */
+  maxDeliveryAttempts: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function processJob(job: Job, delivery: DeliveryInfo, deps: ProcessJobDeps): Promise<JobResult> {
+  const context = detectRequestContext({ job, attributes: delivery.attributes ?? {}, env: deps.env ?? process.env });
+  const timeouts = getTimeouts(context);
+  const log = deps.logger.child({ jobId: job.id, context, pubsubMessageId: delivery.messageId, deliveryAttempt: delivery.deliveryAttempt });
+  logContextTimeoutsOnce(context, log);
+  const steps = new StepTimer();
+  const leaseMs = scaleMs(ledgerLeaseS * 1000);
+
+  const claim = await deps.ledger.claim(job.id, deps.owner, leaseMs, deps.newMessageId());
+  if (claim.status === 'done') {
+    log.info('Job already finished; acknowledging duplicate delivery', { state: claim.record.state });
+    return { status: 'duplicate' };
+  }
+  if (claim.status === 'busy') {
+    log.info('Job is leased by another live worker; refusing this delivery', { holder: claim.record.owner });
+    return { status: 'busy' };
+  }
+  const replyMessageId = claim.record.replyMessageId;
+  log.info(claim.status === 'claimed' ? 'Job claimed' : 'Job taken over from an expired lease', {
+    state: claim.record.state,
+    replyMessageId,
+  });
+
+  using deadline = Deadline.after(timeouts.hardTimeoutMs, { label: `job ${context}`, ...(delivery.shutdownSignal ? { parent: delivery.shutdownSignal } : {}) });
+  const heartbeat = startHeartbeat(deps, job.id, leaseMs, deadline, log);
+  const workDir = await mkdtemp(join(tmpdir(), 'email-worker-job-'));
+  const hooks = retryHooks(deps, log);
+  try {
+    // A crash after the reply was handed to the provider must not become a second reply.
+    if (claim.record.state === 'reply_pending' && (await deps.transport.wasAccepted(replyMessageId))) {
+      log.warn('Reply was already accepted by the provider before a restart; not sending again', { replyMessageId });
+      await deps.ledger.finish(job.id, deps.owner, 'sent', 'replied');
+      return { status: 'replied', duplicate: true };
+    }
+
+    const answerBudget = Math.max(0, deadline.remainingMs() - replyReserveMs(timeouts, job));
+    using answerDeadline = Deadline.after(answerBudget, { label: 'answer', parent: deadline.signal });
+
+    const http = getHttpTimeouts(context);
+    const attachments = await steps.time('download', () =>
+      deps.downloadAttachments(job.attachments, {
+        dir: workDir,
+        deadline: answerDeadline,
+        policy: getRetryConfig(context),
+        perFileTimeoutMs: timeouts.attachmentDownloadMs,
+        headersTimeoutMs: http.headersTimeoutMs,
+        bodyTimeoutMs: http.bodyTimeoutMs,
+        connectTimeoutMs: http.connectTimeoutMs,
+        logger: log,
+        ...hooks,
+      }),
+    );
+
+    const built = await steps.time('context', () =>
+      deps.buildContext({ job, attachments, logger: log, signal: answerDeadline.signal }),
+    );
+
+    let answer;
+    try {
+      answer = await steps.time('gemini', () =>
+        deps.gemini.streamAnswer(
+          { systemInstruction: built.systemInstruction, parts: built.parts },
+          {
+            deadline: answerDeadline,
+            policy: getRetryConfig(context),
+            firstChunkMs: timeouts.genaiTimeoutMs,
+            idleMs: timeouts.toolHeartbeatMs,
+            totalMs: timeouts.streamTimeoutMs,
+            ...hooks,
+          },
+        ),
+      );
+    } catch (error) {
+      return await failJob(job, error as WorkerError, { deps, log, deadline, delivery, replyMessageId, timeouts, context, steps });
+    }
+    if (!answer.complete) {
+      log.warn('Answer is partial: the stream was stopped before it finished', { reason: answer.stoppedBy && describeError(answer.stoppedBy), chars: answer.text.length });
+    }
+
+    const formats = job.export?.formats ?? [];
+    let exported: Awaited<ReturnType<PipelineServices['exportAnswer']>> = { files: [], failures: [] };
+    if (formats.length) {
+      const exportBudget = Math.max(0, deadline.remainingMs() - timeouts.mailgunApiMs);
+      using exportDeadline = Deadline.after(exportBudget, { label: 'export', parent: deadline.signal });
+      exported = await steps.time('export', () =>
+        deps.exportAnswer(answer.text, formats, {
+          workDir,
+          timeoutMs: timeouts.quartoExportMs,
+          signal: exportDeadline.signal,
+          title: job.subject ? `Re: ${job.subject}` : 'Answer',
+          logger: log,
+        }),
+      );
+    }
+
+    const body = renderReplyBody({ answer, attachments, notes: built.notes, exported, standIn: deps.standIn });
+    const reply = deps.composeReply({
+      parent: { from: job.from, subject: job.subject, messageId: job.messageId, ...(job.inReplyTo ? { inReplyTo: job.inReplyTo } : {}), ...(job.references ? { references: job.references } : {}) },
+      from: deps.mailFrom,
+      messageId: replyMessageId,
+      text: body.text,
+      html: body.html,
+      attachments: exported.files.map((f) => ({ filename: f.filename, path: f.path, contentType: f.contentType })),
+    });
+    if (!(await deps.ledger.markReplyPending(job.id, deps.owner))) {
+      log.warn('Lost the job lease before replying; another worker owns it now. Not sending.');
+      return { status: 'busy' };
+    }
+    const sent = await steps.time('reply', () =>
+      deps.sendExactlyOnce(deps.transport, reply, {
+        deadline,
+        policy: getRetryConfig(context),
+        attemptTimeoutMs: timeouts.mailgunApiMs,
+        ...hooks,
+      }),
+    );
+    await deps.ledger.finish(job.id, deps.owner, 'sent', answer.complete ? 'replied' : 'replied-partial');
+    deps.metrics?.recordJob(answer.complete ? 'replied' : 'replied-partial', deadline.elapsedMs());
+    log.info('Job finished: reply sent', {
+      replyMessageId,
+      delivery: sent.status,
+      id: sent.id,
+      path: sent.path,
+      complete: answer.complete,
+      attempts: answer.attempts,
+      timings: steps.summary(),
+      totalMs: deadline.elapsedMs(),
+    });
+    return { status: 'replied' };
+  } catch (error) {
+    return await failJob(job, error, { deps, log, deadline, delivery, replyMessageId, timeouts, context, steps });
+  } finally {
+    heartbeat.stop();
+    await rm(workDir, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/** Time kept back from the answer for the export and the reply. */
+function replyReserveMs(timeouts: Timeouts, job: Job): number {
+  const wanted = timeouts.mailgunApiMs + (job.export?.formats.length ? timeouts.quartoExportMs : 0);
+  return Math.min(wanted, timeouts.hardTimeoutMs * 0.3);
+}
+
+interface FailContext {
+  deps: ProcessJobDeps;
+  log: Logger;
+  deadline: Deadline;
+  delivery: DeliveryInfo;
+  replyMessageId: string;
+  timeouts: Timeouts;
+  context: RequestContext;
+  steps: StepTimer;
+}
+
+/**
+ * A job that could not produce an answer. Shutdown → release the lease, redeliver elsewhere.
+ * Retryable, and more deliveries remain → nack. Otherwise → one failure email, recorded as failed.
+ */
+async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobResult> {
+  const error: WorkerError = isWorkerError(thrown)
+    ? thrown
+    : permanent(ErrorCodes.INVALID_ARGUMENT, `unexpected failure: ${describeError(thrown)}`, { cause: thrown });
+  const shuttingDown = c.delivery.shutdownSignal?.aborted === true;
+  const attempt = c.delivery.deliveryAttempt ?? 1;
+  if (shuttingDown) {
+    await c.deps.ledger.release(job.id, c.deps.owner);
+    c.log.warn('Job interrupted by shutdown; lease released for another instance', { err: error });
+    return { status: 'retry-later', code: ErrorCodes.SHUTTING_DOWN };
+  }
+  if (error.retryable && error.code !== ErrorCodes.DEADLINE_EXCEEDED && attempt < c.deps.maxDeliveryAttempts) {
+    await c.deps.ledger.release(job.id, c.deps.owner);
+    c.log.warn('Job failed with a retryable error; leaving it for redelivery', { err: error, timings: c.steps.summary() });
+    return { status: 'retry-later', code: error.code };
+  }
+  c.log.error('Job failed; sending a failure email', { err: error, timings: c.steps.summary() });
+  try {
+    const reply = c.deps.failureReply({
+      parent: { from: job.from, subject: job.subject, messageId: job.messageId, ...(job.inReplyTo ? { inReplyTo: job.inReplyTo } : {}), ...(job.references ? { references: job.references } : {}) },
+      from: c.deps.mailFrom,
+      messageId: c.replyMessageId,
+      reason: publicReason(error),
+      secrets: c.deps.secrets,
+    });
+    if (!(await c.deps.ledger.markReplyPending(job.id, c.deps.owner))) return { status: 'busy' };
+    // The job deadline may be spent: the failure email gets a fresh, short budget of its own.
+    using mailDeadline = Deadline.after(Math.max(c.deadline.remainingMs(), c.timeouts.mailgunApiMs * 2), { label: 'failure email', ...(c.delivery.shutdownSignal ? { parent: c.delivery.shutdownSignal } : {}) });
+    await c.deps.sendExactlyOnce(c.deps.transport, reply, {
+      deadline: mailDeadline,
+      policy: getRetryConfig(c.context),
+      attemptTimeoutMs: c.timeouts.mailgunApiMs,
+    });
+    await c.deps.ledger.finish(job.id, c.deps.owner, 'failed', error.code);
+    c.deps.metrics?.recordJob('failed-replied', c.deadline.elapsedMs());
+    return { status: 'failed-replied', code: error.code };
+  } catch (sendError) {
+    c.log.error('Failure email could not be sent', { err: sendError });
+    if (isWorkerError(sendError) && sendError.retryable && attempt < c.deps.maxDeliveryAttempts) {
+      await c.deps.ledger.release(job.id, c.deps.owner);
+      return { status: 'retry-later', code: sendError.code };
+    }
+    await c.deps.ledger.finish(job.id, c.deps.owner, 'failed', error.code);
+    c.deps.metrics?.recordJob('failed-silent', c.deadline.elapsedMs());
+    return { status: 'failed-silent', code: error.code };
+  }
+}
+
+/** What the sender is told: plain words by error family, no internals. */
+export function publicReason(error: WorkerError): string {
+  switch (error.code) {
+    case ErrorCodes.DEADLINE_EXCEEDED:
+    case ErrorCodes.TIMEOUT:
+      return 'the answer took longer than the time this service allows for one message';
+    case ErrorCodes.GEMINI_BLOCKED:
+      return 'the question could not be answered because the model declined it for safety reasons';
+    case ErrorCodes.GEMINI_EMPTY:
+      return 'the model returned an empty answer';
+    case ErrorCodes.UPSTREAM_HTTP:
+    case ErrorCodes.NETWORK:
+    case ErrorCodes.STREAM_BROKEN:
+      return 'the answering service was unavailable, even after several retries';
+    case ErrorCodes.JOB_INVALID:
+      return 'the message could not be read as a request';
+    default:
+      return 'an internal error stopped the answer';
+  }
+}
+
+function startHeartbeat(deps: ProcessJobDeps, jobId: string, leaseMs: number, deadline: Deadline, log: Logger) {
+  const timer = setInterval(() => {
+    deps.ledger.renew(jobId, deps.owner, leaseMs).then(
+      (held) => {
+        if (!held) {
+          log.error('Job lease lost (taken over or finished elsewhere); stopping this run');
+          deadline.abort(permanent(ErrorCodes.JOB_BUSY, 'job lease lost to another worker'));
+        }
+      },
+      (error: unknown) => log.warn('Lease renewal failed; will retry at the next heartbeat', { err: error }),
+    );
+  }, scaleMs(ledgerHeartbeatS * 1000));
+  timer.unref();
+  return { stop: () => clearInterval(timer) };
+}
+
+function retryHooks(deps: ProcessJobDeps, log: Logger): { onRetry: (e: RetryEvent) => void; onGiveUp: (e: GiveUpEvent) => void } {
+  const observer = deps.retryObserver(log);
+  return { onRetry: observer.onRetry, onGiveUp: observer.onGiveUp };
+}

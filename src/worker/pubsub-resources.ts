@@ -1,0 +1,65 @@
+/**
+ * Pub/Sub client and resources. With PUBSUB_EMULATOR_HOST set, missing topic, subscription and
+ * dead-letter topic are created (the emulator starts empty); in production they come from
+ * `infra/` (Terraform) and are only looked up.
+ *
+ * Dead-letter arithmetic: a job redelivered while its lease is live is refused with a nack and
+ * counts as a delivery attempt. The pull client extends the ack deadline for the whole job
+ * (maxExtensionTime ≥ hardTimeout), so a running job is not redelivered at all; a redelivery only
+ * follows a nack (retryable failure, shutdown, or a busy refusal) or a crashed worker. With
+ * maxDeliveryAttempts = 5 and the backoff below (10 s … 600 s), five deliveries span at least
+ * ~10 s + 20 s + 40 s + 80 s ≥ 150 s of backoff plus each delivery's own run time; the worker itself
+ * sends a failure email on the last attempt instead of nacking, so dead-letters only hold jobs
+ * whose every delivery crashed or was refused.
+ */
+import { Duration, PubSub, type Subscription, type Topic } from '@google-cloud/pubsub';
+import type { Config } from '../config.ts';
+
+export function createPubSub(config: Pick<Config, 'projectId' | 'pubsub'>): PubSub {
+  // The emulator needs no credentials but does need a project id; set env before the client exists.
+  return new PubSub({ projectId: config.projectId });
+}
+
+export interface PubSubResources {
+  topic: Topic;
+  subscription: Subscription;
+}
+
+export async function ensureResources(
+  pubsub: PubSub,
+  config: Pick<Config, 'pubsub'>,
+  options: { create: boolean; ackDeadlineSeconds?: number; backoffSeconds?: { min: number; max: number } },
+): Promise<PubSubResources> {
+  const { topic: topicName, subscription: subName, deadLetterTopic, maxDeliveryAttempts } = config.pubsub;
+  const topic = pubsub.topic(topicName);
+  const subscription = pubsub.subscription(subName);
+  if (!options.create) return { topic, subscription };
+
+  const [topicExists] = await topic.exists();
+  if (!topicExists) await pubsub.createTopic(topicName).catch(ignoreAlreadyExists);
+  const dead = pubsub.topic(deadLetterTopic);
+  const [deadExists] = await dead.exists();
+  if (!deadExists) await pubsub.createTopic(deadLetterTopic).catch(ignoreAlreadyExists);
+  const [subExists] = await subscription.exists();
+  if (!subExists) {
+    await topic
+      .createSubscription(subName, {
+        ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
+        // Pub/Sub accepts 5–100.
+        deadLetterPolicy: { deadLetterTopic: dead.name, maxDeliveryAttempts: Math.max(5, maxDeliveryAttempts) },
+        retryPolicy: {
+          minimumBackoff: { seconds: options.backoffSeconds?.min ?? 10 },
+          maximumBackoff: { seconds: options.backoffSeconds?.max ?? 600 },
+        },
+      })
+      .catch(ignoreAlreadyExists);
+  }
+  return { topic, subscription };
+}
+
+function ignoreAlreadyExists(error: { code?: number }): void {
+  // 6 = ALREADY_EXISTS: another process created it first.
+  if (error.code !== 6) throw error;
+}
+
+export { Duration };
