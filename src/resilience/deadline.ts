@@ -32,11 +32,13 @@ export class Deadline implements Disposable {
     this.budgetMs = budgetMs;
     this.startedAt = this.#now();
     this.expiresAt = this.startedAt + budgetMs;
-    this.#controller = createTimeoutController(options.parent, budgetMs, () =>
-      permanent(ErrorCodes.DEADLINE_EXCEEDED, `${this.label} deadline of ${budgetMs}ms exceeded`, {
-        details: { deadline: this.label, limitMs: budgetMs },
-      }),
-    );
+    this.#controller = createTimeoutController(options.parent, budgetMs, () => this.#exceeded());
+  }
+
+  #exceeded(): WorkerError {
+    return permanent(ErrorCodes.DEADLINE_EXCEEDED, `${this.label} deadline of ${this.budgetMs}ms exceeded`, {
+      details: { deadline: this.label, limitMs: this.budgetMs },
+    });
   }
 
   /** A deadline that expires `budgetMs` from now. */
@@ -49,12 +51,21 @@ export class Deadline implements Disposable {
     return this.#controller.signal;
   }
 
+  /** True once the deadline has passed (by the clock, even before its timer fired) or the job was aborted. */
   get expired(): boolean {
-    return this.signal.aborted;
+    return this.remainingMs() === 0;
   }
 
+  /**
+   * Time left, ms; 0 once expired or aborted. Observing 0 also aborts the signal: the timer may
+   * fire a little late, but no caller should see "no time left" and a live signal.
+   */
   remainingMs(): number {
-    return this.signal.aborted ? 0 : Math.max(0, this.expiresAt - this.#now());
+    if (this.signal.aborted) return 0;
+    const left = this.expiresAt - this.#now();
+    if (left > 0) return left;
+    this.#controller.abort(this.#exceeded());
+    return 0;
   }
 
   elapsedMs(): number {
@@ -78,7 +89,7 @@ export class Deadline implements Disposable {
 
   /** Throws the abort reason if the deadline has passed or the job was cancelled. */
   throwIfExpired(): void {
-    if (this.signal.aborted) throw this.signal.reason;
+    if (this.expired) throw this.signal.reason;
   }
 
   /** Ends the job now (shutdown, cancellation). */

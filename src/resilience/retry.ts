@@ -1,6 +1,6 @@
 import pRetry, { AbortError } from 'p-retry';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { WorkerError } from '../errors.ts';
+import { ErrorCodes, isWorkerError, type WorkerError } from '../errors.ts';
 import { classifyError } from './classify.ts';
 import { abortReason, type Deadline } from './deadline.ts';
 
@@ -95,16 +95,25 @@ export function backoffDelay(policy: RetryPolicy, retry: number, random: () => n
   return policy.minDelayMs + random() * (ceiling - policy.minDelayMs);
 }
 
+/** Why retrying stopped when the deadline's signal is aborted: its own expiry, or a cancellation. */
+function stopReason(failure: WorkerError): GiveUpReason {
+  return failure.code === ErrorCodes.DEADLINE_EXCEEDED ? 'deadline' : 'aborted';
+}
+
 /**
- * Runs `fn` with retries per `policy`, inside `deadline`, on top of p-retry (attempt counting,
- * abort checks, programmer-error handling). Waits are computed here: full jitter above the floor,
- * or the server's Retry-After / RetryInfo as sent; the last wait is clamped to the deadline, and a
- * wait or attempt that cannot finish before the deadline is never started.
- * Permanent errors are not retried. The error thrown is always a WorkerError.
+ * Runs `fn` with retries per `policy`, inside `deadline`, on top of p-retry (attempt counting).
+ * Waits are computed here: full jitter above the floor, or the server's Retry-After / RetryInfo as
+ * sent; the last wait is clamped to the deadline, and a wait or attempt that cannot finish before
+ * the deadline is never started. Permanent errors are not retried. The error thrown is always a
+ * WorkerError.
+ *
+ * Cooperative: each attempt gets a signal aborted at min(attempt timeout, deadline) and must stop
+ * when it fires; a result that does arrive is returned even if the deadline passed meanwhile (the
+ * side effect happened — reporting it as a failure would invite a duplicate).
  */
 export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, options: RetryOptions): Promise<T> {
   validate(options);
-  const { operation, policy, deadline } = options;
+  const { operation, policy, deadline, attemptTimeoutMs } = options;
   const classify = options.classify ?? classifyError;
   const random = options.random ?? Math.random;
   const minAttemptMs = options.minAttemptMs ?? policy.minDelayMs;
@@ -114,15 +123,25 @@ export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, opti
   try {
     return await pRetry(
       async (attemptNumber) => {
+        // Never start an attempt once the deadline has passed, even if its timer has not fired yet.
+        const remaining = deadline.remainingMs();
+        if (remaining === 0) {
+          const failure = abortReason(deadline.signal, operation);
+          giveUp = stopReason(failure);
+          throw new AbortError(failure);
+        }
         lastAttempt = attemptNumber;
-        using attempt = deadline.child(operation, options.attemptTimeoutMs);
+        // Fast path: with no attempt timeout shorter than the time left, the deadline's own signal
+        // is the attempt's; a child controller would only forward it.
+        const attempt = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? deadline.child(operation, attemptTimeoutMs) : undefined;
+        const signal = attempt ? attempt.signal : deadline.signal;
         try {
-          return await fn({ attemptNumber, signal: attempt.signal });
+          return await fn({ attemptNumber, signal });
         } catch (error) {
           // An aborted attempt reports why it was aborted (which timer), not the SDK's AbortError.
-          const failure = attempt.signal.aborted ? abortReason(attempt.signal, operation) : classify(error, operation);
+          const failure = signal.aborted ? abortReason(signal, operation) : classify(error, operation);
           if (deadline.signal.aborted) {
-            giveUp = 'deadline';
+            giveUp = stopReason(failure);
             throw new AbortError(failure);
           }
           if (!failure.retryable) {
@@ -130,13 +149,16 @@ export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, opti
             throw new AbortError(failure);
           }
           throw failure;
+        } finally {
+          attempt?.dispose();
         }
       },
       {
         retries: policy.attempts - 1,
         // p-retry's own waits are off; ours are computed in shouldRetry, which p-retry awaits.
         minTimeout: 0,
-        signal: deadline.signal,
+        // No `signal` here on purpose: p-retry would throw the abort reason even after a successful
+        // attempt. Aborts are checked before each attempt and end the wait below.
         shouldRetry: async ({ error, attemptNumber, retriesLeft }) => {
           const failure = error as WorkerError;
           const server = failure.retryAfterMs;
@@ -161,9 +183,9 @@ export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, opti
       },
     );
   } catch (error) {
-    const failure = deadline.signal.aborted && !(error as WorkerError).code ? abortReason(deadline.signal, operation) : classify(error, operation);
-    const reason: GiveUpReason =
-      giveUp ?? (deadline.signal.aborted ? (failure.code === 'EW_ERR_DEADLINE_EXCEEDED' ? 'deadline' : 'aborted') : 'attempts-exhausted');
+    // Errors of ours pass through; anything else is the wait being cut short by the deadline's signal.
+    const failure = isWorkerError(error) ? error : deadline.signal.aborted ? abortReason(deadline.signal, operation) : classify(error, operation);
+    const reason: GiveUpReason = giveUp ?? (deadline.signal.aborted ? stopReason(failure) : 'attempts-exhausted');
     options.onGiveUp?.(Object.freeze({ operation, error: failure, attemptNumber: lastAttempt, reason }));
     throw failure;
   }

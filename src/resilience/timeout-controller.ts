@@ -24,6 +24,43 @@ export interface TimeoutController extends Disposable {
 // setTimeout cannot represent longer delays and would fire at once; clamp (≈24.8 days).
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * Children of one parent signal share a single 'abort' listener on it. Node's EventTarget walks
+ * its whole listener list on every addEventListener (duplicate check), so 10,000 children adding
+ * their own listener cost O(n²) — ~170 ms of blocked event loop, which made their own timers fire
+ * hundreds of ms late. A Set makes linking and unlinking O(1).
+ */
+interface FanOut {
+  readonly children: Set<() => void>;
+}
+const fanOuts = new WeakMap<AbortSignal, FanOut>();
+
+function link(parent: AbortSignal, onAbort: () => void): void {
+  let fanOut = fanOuts.get(parent);
+  if (!fanOut) {
+    const children = new Set<() => void>();
+    const listener = () => {
+      // Live iteration: a child disposed by another child's abort handler is skipped, as a removed
+      // listener would be.
+      for (const child of children) {
+        children.delete(child);
+        child();
+      }
+      fanOuts.delete(parent);
+    };
+    fanOut = { children };
+    fanOuts.set(parent, fanOut);
+    parent.addEventListener('abort', listener, { once: true });
+  }
+  fanOut.children.add(onAbort);
+}
+
+function unlink(parent: AbortSignal, onAbort: () => void): void {
+  // The shared listener stays while the parent lives (one per parent, whatever the number of
+  // children): removing and re-adding it around every short-lived child would cost more than it saves.
+  fanOuts.get(parent)?.children.delete(onAbort);
+}
+
 export function createTimeoutController(
   parent: AbortSignal | undefined,
   ms: number,
@@ -32,8 +69,10 @@ export function createTimeoutController(
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let disposed = false;
+  let linked = false;
 
   const onParentAbort = () => {
+    linked = false;
     clearTimer();
     controller.abort(parent!.reason);
   };
@@ -41,11 +80,17 @@ export function createTimeoutController(
     if (timer !== undefined) clearTimeout(timer);
     timer = undefined;
   };
+  const unlinkParent = () => {
+    if (linked) unlink(parent!, onParentAbort);
+    linked = false;
+  };
   const arm = (delay: number) => {
     clearTimer();
     if (controller.signal.aborted || disposed || !Number.isFinite(delay)) return;
     timer = setTimeout(() => {
       timer = undefined;
+      // Aborted by its own timer: it no longer needs to hear from the parent.
+      unlinkParent();
       controller.abort(onTimeout());
     }, Math.max(0, Math.min(delay, MAX_TIMER_MS)));
     // A pending deadline must never be the only thing keeping the process alive.
@@ -55,7 +100,10 @@ export function createTimeoutController(
   if (parent?.aborted) {
     controller.abort(parent.reason);
   } else {
-    parent?.addEventListener('abort', onParentAbort, { once: true });
+    if (parent) {
+      link(parent, onParentAbort);
+      linked = true;
+    }
     arm(ms);
   }
 
@@ -63,7 +111,7 @@ export function createTimeoutController(
     if (disposed) return;
     disposed = true;
     clearTimer();
-    parent?.removeEventListener('abort', onParentAbort);
+    unlinkParent();
   };
 
   return {
@@ -72,6 +120,7 @@ export function createTimeoutController(
     clear: clearTimer,
     abort(reason) {
       clearTimer();
+      unlinkParent();
       controller.abort(reason);
     },
     dispose,

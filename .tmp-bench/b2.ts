@@ -1,0 +1,1 @@
+import { run } from '../bench/deadline.ts';

@@ -1,0 +1,196 @@
+/**
+ * Exports the answer (untrusted Markdown) to the requested formats — SPEC §3.2 step 6.
+ *
+ * 1. Sanitise once (pandoc-wasm Worker, `sanitize.ts`).
+ * 2. Per format, one after the other, each in a fresh empty directory under `workDir`:
+ *    Quarto when a binary is found (`QUARTO_PATH`, else `quarto` on PATH; PDF through Typst by
+ *    default), otherwise the built-in pandoc-wasm engine (HTML, DOCX; PDF reported unsupported).
+ * 3. Check each file is non-empty and really is that format (magic bytes).
+ *
+ * Never throws for a format that cannot be produced: it becomes a `failures` entry with a short
+ * reason for the reply. Each render is bounded by `timeoutMs` and by the job's `signal`.
+ */
+import { mkdir, mkdtemp, open, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'winston';
+import { ErrorCodes, isWorkerError, permanent, type WorkerError } from '../errors.ts';
+import { PDF_NEEDS_QUARTO, renderBuiltin } from './builtin.ts';
+import {
+  CONTENT_TYPES,
+  EXPORT_FORMATS,
+  looksLike,
+  outputName,
+  type ExportEngine,
+  type ExportFailure,
+  type ExportFormat,
+  type ExportResult,
+  type ExportedFile,
+} from './formats.ts';
+import { plainTitle, quartoFrontMatter, type QuartoTarget } from './front-matter.ts';
+import { sharedPandocEngine, type PandocEngine } from './pandoc-engine.ts';
+import { findOnPath, isExecutable, runQuarto } from './quarto.ts';
+import type { SanitizeReport } from './sanitize.ts';
+
+export type { ExportEngine, ExportFailure, ExportFormat, ExportResult, ExportedFile } from './formats.ts';
+
+export interface ExportAnswerOptions {
+  /** The job's temporary directory; every render gets a fresh, empty subdirectory in it. */
+  workDir: string;
+  /** Limit for each render (quartoExport, already scaled), in ms. */
+  timeoutMs: number;
+  /** The job's deadline: aborting it stops the render in progress and fails the rest. */
+  signal: AbortSignal;
+  /** `QUARTO_PATH`. @defaultValue `quarto` looked up on PATH */
+  quartoPath?: string;
+  /** Look `quarto` up on PATH when `quartoPath` is not set. @defaultValue `true` */
+  searchPath?: boolean;
+  /** Document title, plain text (e.g. `Re: <subject>`; untrusted, escaped here). @defaultValue none */
+  title?: string;
+  /** How Quarto makes a PDF: `typst` (bundled with Quarto) or `latex` (needs a TeX install). @defaultValue `'typst'` */
+  pdfEngine?: 'typst' | 'latex';
+  /** The pandoc-wasm engine (sanitiser and built-in export). @defaultValue the process-wide engine */
+  engine?: PandocEngine;
+  /** Grace between SIGTERM and SIGKILL for Quarto's process group. @defaultValue `2000` */
+  killGraceMs?: number;
+  /** @defaultValue none */
+  logger?: Logger;
+}
+
+export async function exportAnswer(markdown: string, formats: readonly ExportFormat[], options: ExportAnswerOptions): Promise<ExportResult> {
+  if (typeof markdown !== 'string') throw new TypeError('Expected `markdown` to be a string.');
+  for (const f of formats) if (!EXPORT_FORMATS.includes(f)) throw new TypeError(`Expected a format in ${EXPORT_FORMATS.join(', ')}, got ${String(f)}.`);
+  if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) throw new TypeError(`Expected \`timeoutMs\` to be a finite number > 0, got ${options.timeoutMs}.`);
+
+  const result: ExportResult = { files: [], failures: [] };
+  const wanted = [...new Set(formats)];
+  if (!wanted.length) return result;
+  const log = options.logger;
+  const engine = options.engine ?? sharedPandocEngine(log ? { logger: log } : {});
+  const title = plainTitle(options.title);
+  const quartoPath = await locateQuarto(options, log);
+  const kind: ExportEngine = quartoPath ? 'quarto' : 'builtin';
+  await mkdir(options.workDir, { recursive: true });
+
+  const fail = (format: ExportFormat, error: unknown) => {
+    const e = asWorkerError(error, format);
+    const failure: ExportFailure = { format, error: e, reason: failureReason(e, kind) };
+    result.failures.push(failure);
+    log?.warn('Export failed', { format, engine: kind, reason: failure.reason, err: e });
+  };
+
+  let report: SanitizeReport | undefined;
+  if (quartoPath) {
+    let safe: string;
+    try {
+      const sanitized = await engine.sanitize(markdown, { timeoutMs: options.timeoutMs, signal: options.signal });
+      ({ report } = sanitized);
+      safe = sanitized.markdown;
+      if (sanitized.fallback) log?.warn('Sanitised answer failed verification; exporting it as plain text', { problems: sanitized.problems });
+    } catch (error) {
+      for (const format of wanted) fail(format, error);
+      return result;
+    }
+    for (const format of wanted) {
+      try {
+        const target: QuartoTarget = format === 'pdf' ? (options.pdfEngine === 'latex' ? 'pdf' : 'typst') : format;
+        const dir = await mkdtemp(join(options.workDir, `quarto-${format}-`));
+        await writeFile(join(dir, 'answer.md'), quartoFrontMatter(target, title) + safe, { mode: 0o600, flag: 'wx' });
+        const run = await runQuarto({
+          quartoPath,
+          dir,
+          to: target,
+          output: outputName(format),
+          timeoutMs: options.timeoutMs,
+          signal: options.signal,
+          ...(options.killGraceMs === undefined ? {} : { killGraceMs: options.killGraceMs }),
+          ...(log ? { logger: log } : {}),
+        });
+        await checkFile(format, run.path);
+        result.files.push(file(format, run.path, run.bytes, 'quarto'));
+      } catch (error) {
+        fail(format, error);
+      }
+    }
+  } else {
+    for (const format of wanted) {
+      try {
+        const dir = await mkdtemp(join(options.workDir, `builtin-${format}-`));
+        const out = await renderBuiltin(markdown, format, {
+          engine,
+          dir,
+          timeoutMs: options.timeoutMs,
+          signal: options.signal,
+          ...(title ? { title } : {}),
+        });
+        report ??= out.outcome.report;
+        if (out.outcome.fallback) log?.warn('Sanitised answer failed verification; exporting it as plain text', { problems: out.outcome.problems });
+        if (!looksLike(format, out.outcome.bytes.subarray(0, 512))) throw permanent(ErrorCodes.EXPORT_FAILED, `built-in engine wrote something that is not ${format}`);
+        result.files.push(file(format, out.path, out.bytes, 'builtin'));
+      } catch (error) {
+        fail(format, error);
+      }
+    }
+  }
+
+  log?.info('Export finished', {
+    engine: kind,
+    files: result.files.map((f) => ({ format: f.format, bytes: f.bytes })),
+    failed: result.failures.map((f) => ({ format: f.format, code: f.error.code })),
+    ...(report && Object.keys(report).length ? { neutralised: report } : {}),
+  });
+  return result;
+}
+
+async function locateQuarto(options: ExportAnswerOptions, log: Logger | undefined): Promise<string | undefined> {
+  if (options.quartoPath) {
+    const path = resolve(options.quartoPath);
+    if (await isExecutable(path)) return path;
+    log?.warn('QUARTO_PATH is not an executable file; using the built-in export engine', { quartoPath: path });
+    return undefined;
+  }
+  if (options.searchPath === false) return undefined;
+  return findOnPath('quarto');
+}
+
+function file(format: ExportFormat, path: string, bytes: number, engine: ExportEngine): ExportedFile {
+  return { format, path, filename: outputName(format), contentType: CONTENT_TYPES[format], engine, bytes };
+}
+
+async function checkFile(format: ExportFormat, path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    const head = new Uint8Array(512);
+    const { bytesRead } = await handle.read(head, 0, head.length, 0);
+    if (!looksLike(format, head.subarray(0, bytesRead))) {
+      throw permanent(ErrorCodes.EXPORT_FAILED, `Quarto wrote ${outputName(format)} but it is not a ${format} file`, { details: { format } });
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+function asWorkerError(error: unknown, format: ExportFormat): WorkerError {
+  if (isWorkerError(error)) return error;
+  return permanent(ErrorCodes.EXPORT_FAILED, `export to ${format} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}
+
+function seconds(ms: unknown): string {
+  return typeof ms === 'number' ? `${Math.round(ms / 1000)} s` : 'its time limit';
+}
+
+/** A short reason for the reply ("The PDF export could not be produced: <reason>."). */
+export function failureReason(error: WorkerError, engine: ExportEngine): string {
+  switch (error.code) {
+    case ErrorCodes.EXPORT_UNSUPPORTED:
+      return error.message || PDF_NEEDS_QUARTO;
+    case ErrorCodes.TIMEOUT:
+      return `the conversion took longer than ${seconds(error.details.limitMs)} and was stopped`;
+    case ErrorCodes.DEADLINE_EXCEEDED:
+      return 'no time was left for the conversion';
+    case ErrorCodes.ABORTED:
+    case ErrorCodes.SHUTTING_DOWN:
+      return 'the job was stopped before the conversion finished';
+    default:
+      return engine === 'quarto' ? 'Quarto could not convert the answer' : 'the built-in converter could not convert the answer';
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * Worker thread that owns pandoc-wasm (see `pandoc-engine.ts` for why it lives in a Worker).
+ *
+ * Sandbox: pandoc-wasm runs on an in-memory WASI file system that holds only the files we pass
+ * (none: the Markdown goes in as stdin) and an empty environment; WASI preview1 has no sockets, so
+ * the document cannot read host files, environment variables or URLs. The Worker itself is started
+ * with an empty `env` as well.
+ *
+ * Requests are handled one at a time (the engine serialises them); each `convert` call clears the
+ * WASI file system first, so nothing of one job is visible to the next.
+ */
+import { parentPort } from 'node:worker_threads';
+import { parseDocument, type PandocDocument } from './pandoc-ast.ts';
+import {
+  UNTRUSTED_READER,
+  VERIFY_READER,
+  fallbackMarkdown,
+  mergeReports,
+  prepareMarkdown,
+  sanitizeDocument,
+  verifySanitized,
+  type SanitizeReport,
+} from './sanitize.ts';
+import type { WorkerRequest, WorkerResponse } from './pandoc-protocol.ts';
+
+type Convert = typeof import('pandoc-wasm').convert;
+type ConvertResult = Awaited<ReturnType<Convert>>;
+
+let pandoc: Promise<Convert> | undefined;
+
+/** Loads the ~58 MB wasm on first use (top-level await in pandoc-wasm's Node entry). */
+function loadPandoc(): Promise<Convert> {
+  pandoc ??= import('pandoc-wasm').then((m) => m.convert);
+  return pandoc;
+}
+
+/** A Pandoc error report (bad input), as opposed to a crash of the wasm instance. */
+class PandocError extends Error {
+  override readonly name = 'PandocError';
+}
+
+const tail = (s: string, n = 2000) => (s.length > n ? `…${s.slice(-n)}` : s);
+
+async function run(options: Record<string, unknown>, stdin: string): Promise<ConvertResult> {
+  const convert = await loadPandoc();
+  const result = await convert(options, stdin, {});
+  if (/^(ERROR|pandoc:)/m.test(result.stderr)) throw new PandocError(tail(result.stderr.trim()));
+  return result;
+}
+
+async function toJson(markdown: string, reader: string): Promise<PandocDocument> {
+  const result = await run({ from: reader, to: 'json' }, markdown);
+  return parseDocument(result.stdout);
+}
+
+async function toMarkdown(doc: PandocDocument): Promise<string> {
+  const result = await run({ from: 'json', to: 'markdown', wrap: 'preserve' }, JSON.stringify(doc));
+  return result.stdout;
+}
+
+interface Sanitized {
+  markdown: string;
+  doc: PandocDocument;
+  report: SanitizeReport;
+  fallback: boolean;
+  problems: string[];
+}
+
+/** Text pass, parse, AST pass, write, verify; the plain-code fallback if verification fails. */
+async function sanitize(markdown: string): Promise<Sanitized> {
+  const prepared = prepareMarkdown(markdown);
+  const { doc, report } = sanitizeDocument(await toJson(prepared.text, UNTRUSTED_READER));
+  const written = await toMarkdown(doc);
+  const problems = verifySanitized(written, await toJson(written, VERIFY_READER));
+  const merged = mergeReports(prepared.report, report);
+  if (!problems.length) return { markdown: written, doc, report: merged, fallback: false, problems };
+
+  const fallback = fallbackMarkdown(markdown);
+  const fallbackDoc = await toJson(fallback, VERIFY_READER);
+  const fallbackProblems = verifySanitized(fallback, fallbackDoc);
+  if (fallbackProblems.length) throw new PandocError(`sanitised text failed verification: ${[...problems, ...fallbackProblems].join('; ')}`);
+  return { markdown: fallback, doc: fallbackDoc, report: merged, fallback: true, problems };
+}
+
+const MATHML = { method: 'mathml' };
+
+async function render(markdown: string, format: 'html' | 'docx', title: string | undefined): Promise<{ bytes: Uint8Array; sanitized: Sanitized }> {
+  const sanitized = await sanitize(markdown);
+  const doc: PandocDocument = {
+    ...sanitized.doc,
+    // MetaString: the title is literal text, never parsed as Markdown.
+    meta: title ? { title: { t: 'MetaString', c: title } } : { pagetitle: { t: 'MetaString', c: 'Answer' } },
+  };
+  const input = JSON.stringify(doc);
+  if (format === 'html') {
+    // Standalone, self-contained, MathML (no MathJax script or CDN): a file that needs no network.
+    const result = await run({ from: 'json', to: 'html5', standalone: true, 'embed-resources': true, 'html-math-method': MATHML }, input);
+    return { bytes: new TextEncoder().encode(result.stdout), sanitized };
+  }
+  const result = await run({ from: 'json', to: 'docx', 'output-file': 'answer.docx' }, input);
+  const blob = result.files['answer.docx'];
+  if (!blob) throw new PandocError(`no docx produced${result.stderr ? `: ${tail(result.stderr.trim())}` : ''}`);
+  return { bytes: new Uint8Array(await blob.arrayBuffer()), sanitized };
+}
+
+async function handle(request: WorkerRequest): Promise<WorkerResponse> {
+  const started = performance.now();
+  if (request.op === 'sanitize') {
+    const s = await sanitize(request.markdown);
+    return { id: request.id, ok: true, op: 'sanitize', markdown: s.markdown, report: s.report, fallback: s.fallback, problems: s.problems, ms: performance.now() - started };
+  }
+  const { bytes, sanitized } = await render(request.markdown, request.format, request.title);
+  return {
+    id: request.id,
+    ok: true,
+    op: 'render',
+    bytes,
+    report: sanitized.report,
+    fallback: sanitized.fallback,
+    problems: sanitized.problems,
+    ms: performance.now() - started,
+  };
+}
+
+const port = parentPort;
+if (!port) throw new Error('pandoc-worker.ts must run in a worker thread.');
+
+port.on('message', (request: WorkerRequest) => {
+  handle(request).then(
+    (response) => port.postMessage(response, response.ok && response.op === 'render' ? [response.bytes.buffer as ArrayBuffer] : []),
+    (error: unknown) => {
+      const message = error instanceof Error ? error.message : String(error);
+      // Anything but a Pandoc error report (e.g. a wasm trap) may leave the instance broken.
+      port.postMessage({ id: request.id, ok: false, fatal: !(error instanceof PandocError), message } satisfies WorkerResponse);
+    },
+  );
+});
