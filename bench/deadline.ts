@@ -10,8 +10,10 @@
  *
  * `npx node bench/deadline.ts` writes `bench/results/deadline.json`; `bench/run.ts` calls `run()`.
  */
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { Deadline } from '../src/resilience/deadline.ts';
 import { retry, type RetryPolicy } from '../src/resilience/retry.ts';
 
@@ -23,6 +25,11 @@ const OVERHEAD_TARGET_US = 2;
 const WARMUP_CALLS = 100_000;
 const ROUND_CALLS = 200_000;
 const ROUNDS = 7;
+const LATENESS_RUNS = 3;
+
+// A full collection before each measurement, so garbage left by the previous one is not billed to it.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 // Deterministic spread of expiries, so runs are comparable.
 function* expiries(count: number): Generator<number> {
@@ -165,15 +172,28 @@ async function overhead(): Promise<Record<string, unknown>> {
   return result;
 }
 
+/** Runs a lateness scenario several times; the verdict uses the median run (by p99). */
+async function latencyRuns(scenario: () => Promise<number[]>): Promise<Record<string, unknown>> {
+  const runs: Record<string, number>[] = [];
+  for (let i = 0; i < LATENESS_RUNS; i++) {
+    collectGarbage();
+    runs.push(summarize(await scenario()));
+  }
+  const medianRun = [...runs].sort((a, b) => a.p99Ms! - b.p99Ms!)[Math.floor(runs.length / 2)]!;
+  return { ...medianRun, pass: medianRun.p99Ms! <= LATENESS_TARGET_P99_MS, runs };
+}
+
 export async function run(): Promise<object> {
+  const loadBefore = loadavg()[0]!;
   // Deadline timers are unref'd (they never keep a process alive): hold it open while they run.
   const keepAlive = setInterval(() => {}, 1000);
-  let deadlines: Record<string, number>;
-  let children: Record<string, number>;
+  let deadlines: Record<string, unknown>;
+  let children: Record<string, unknown>;
   let over: Record<string, unknown>;
   try {
-    deadlines = summarize(await latencyOfDeadlines());
-    children = summarize(await latencyOfChildren());
+    deadlines = await latencyRuns(latencyOfDeadlines);
+    children = await latencyRuns(latencyOfChildren);
+    collectGarbage();
     over = await overhead();
   } finally {
     clearInterval(keepAlive);
@@ -183,15 +203,18 @@ export async function run(): Promise<object> {
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
+    // Timer lateness is sensitive to other work on the machine; the 1-minute load average says how busy it was.
+    loadAverage1m: { before: loadBefore, after: loadavg()[0]! },
     lateness: {
       timers: TIMERS,
       expiriesMs: [MIN_EXPIRY_MS, MAX_EXPIRY_MS],
       targetP99Ms: LATENESS_TARGET_P99_MS,
-      deadlines: { ...deadlines, pass: deadlines.p99Ms! <= LATENESS_TARGET_P99_MS },
-      children: { ...children, pass: children.p99Ms! <= LATENESS_TARGET_P99_MS },
+      runsPerScenario: LATENESS_RUNS,
+      deadlines,
+      children,
     },
     overhead: { targetUs: OVERHEAD_TARGET_US, ...over },
-    pass: deadlines.p99Ms! <= LATENESS_TARGET_P99_MS && children.p99Ms! <= LATENESS_TARGET_P99_MS && overheadVariants.every((v) => v.pass),
+    pass: deadlines.pass === true && children.pass === true && overheadVariants.every((v) => v.pass),
   };
 }
 

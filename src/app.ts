@@ -38,13 +38,14 @@ export interface RunningApp {
 }
 
 /** Binds the product's modules to the configuration: what `processJob` calls. */
-export function createServices(config: Config, metrics: Metrics): PipelineServices {
+export function createServices(config: Config, metrics: Metrics, logger?: Logger): PipelineServices {
   const gemini = createGeminiClient({ apiKey: config.gemini.apiKey, model: config.gemini.model, ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}) });
   const transport = createTransport({
     ...(config.mailgun.apiKey ? { mailgunApiKey: config.mailgun.apiKey } : {}),
     mailgunDomain: config.mailgun.domain,
     mailgunApiUrl: config.mailgun.apiUrl,
     outboxDir: config.outboxDir,
+    ...(logger ? { logger } : {}),
   });
   return {
     downloadAttachments: (attachments, options) =>
@@ -97,7 +98,14 @@ export function createDeliveryHandler(
           reason: publicReason(parsed.error),
           secrets: config.secrets,
         });
-        await deps.services.sendExactlyOnce(deps.services.transport, reply, { deadline, policy: getRetryConfig('email'), attemptTimeoutMs: timeouts.mailgunApiMs });
+        await deps.services.sendExactlyOnce(deps.services.transport, reply, {
+          deadline,
+          policy: getRetryConfig('email'),
+          attemptTimeoutMs: timeouts.mailgunApiMs,
+          // A redelivery of the same broken message must not send a second failure email.
+          checkFirst: true,
+          logger: deps.logger,
+        });
         return { status: 'failed-replied', code: ErrorCodes.JOB_INVALID };
       } catch (error) {
         deps.logger.error('Could not send the failure email for an invalid job', { err: error });
@@ -120,7 +128,7 @@ export interface StartAppOptions {
 export async function startApp(config: Config, logger: Logger, options: StartAppOptions = {}): Promise<RunningApp> {
   const metrics = createMetrics();
   const ledger = createMemoryLedger();
-  const services = createServices(config, metrics);
+  const services = createServices(config, metrics, logger);
   const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const pubsub = createPubSub(config);
   const { topic, subscription } = await ensureResources(pubsub, config, {

@@ -19,7 +19,9 @@ describe('pipeline: pull → reply', () => {
   });
 
   it('answers a job with one threaded reply and feeds the attachment text to Gemini', async () => {
-    stack = await startStack();
+    // T1–T5 scale too: at 0.001 the T3 attachment read has 2 ms and may fall back to a partial
+    // (empty) excerpt. 0.05 gives it 100 ms, so the text itself must arrive.
+    stack = await startStack({ env: { TIMEOUT_SCALE: '0.05' } });
     stack.files.routes.set('/budget.txt', (_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('Travel: 1200 EUR; Hardware: 800 EUR'));
     const job = sampleJob({
       subject: 'Budget question',

@@ -100,8 +100,6 @@ async function fetchWithRetry(url: string, path: string, maxBytes: number, optio
         operation: OPERATION,
         policy: options.policy,
         deadline: fileDeadline,
-        // An attempt needs little time to be worth starting; the file budget bounds it anyway.
-        minAttemptMs: 0,
         ...(options.onRetry ? { onRetry: options.onRetry } : {}),
         ...(options.onGiveUp ? { onGiveUp: options.onGiveUp } : {}),
       },

@@ -158,6 +158,7 @@ export function loadFolder(root: string, path: string, options: KnowledgeOptions
           read++;
         }
       }
+      options.logger?.debug('Knowledge folder read', { path: path || '.', files: read, subfolders: subfolders.length });
       return { complete: true, subfolders };
     },
     () => {

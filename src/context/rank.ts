@@ -9,7 +9,7 @@ const STOPWORDS = new Set(
   (
     'the and for are but not you your with this that from have has had was were will would could should can what when where which who whom why how ' +
     'all any each few more most other some such than too very just into over under about again then once here there also its our out off own same ' +
-    'she her him his they them their these those been being does did doing only both nor yes please thanks thank hello dear regards best kind ' +
+    'she her him his they them their these those been being does did doing only both nor yes please thanks thank hello dear regards best kind get got ' +
     'der die das und ist nicht ein eine les des une est pas pour que qui avec'
   ).split(' '),
 );

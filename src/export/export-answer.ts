@@ -174,8 +174,11 @@ function asWorkerError(error: unknown, format: ExportFormat): WorkerError {
   return permanent(ErrorCodes.EXPORT_FAILED, `export to ${format} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
 }
 
-function seconds(ms: unknown): string {
-  return typeof ms === 'number' ? `${Math.round(ms / 1000)} s` : 'its time limit';
+function duration(ms: unknown): string {
+  if (typeof ms !== 'number') return 'its time limit';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${Math.round(ms / 1000)} s`;
+  return `${Math.round(ms / 60_000)} min`;
 }
 
 /** A short reason for the reply ("The PDF export could not be produced: <reason>."). */
@@ -184,7 +187,7 @@ export function failureReason(error: WorkerError, engine: ExportEngine): string 
     case ErrorCodes.EXPORT_UNSUPPORTED:
       return error.message || PDF_NEEDS_QUARTO;
     case ErrorCodes.TIMEOUT:
-      return `the conversion took longer than ${seconds(error.details.limitMs)} and was stopped`;
+      return `the conversion took longer than ${duration(error.details.limitMs)} and was stopped`;
     case ErrorCodes.DEADLINE_EXCEEDED:
       return 'no time was left for the conversion';
     case ErrorCodes.ABORTED:

@@ -19,6 +19,7 @@ import type { Logger } from 'winston';
 import { ErrorCodes, permanent, type WorkerError } from '../errors.ts';
 import { abortReason, operationTimeout } from '../resilience/deadline.ts';
 import { createTimeoutController, type TimeoutController } from '../resilience/timeout-controller.ts';
+import { parseDocument, type PandocDocument } from './pandoc-ast.ts';
 import type { BuiltinFormat, WorkerRequest, WorkerResponse } from './pandoc-protocol.ts';
 import type { SanitizeReport } from './sanitize.ts';
 import { TailBuffer } from './tail-buffer.ts';
@@ -99,6 +100,13 @@ export class PandocEngine {
     const r = await this.#call(request, 'builtin', options);
     if (r.op !== 'render') throw new TypeError('Unexpected worker response.');
     return { bytes: r.bytes, report: r.report, fallback: r.fallback, problems: r.problems };
+  }
+
+  /** Parses Markdown to a Pandoc AST, unsanitised (verification and tests). */
+  async parse(markdown: string, reader: string, options: EngineCallOptions): Promise<PandocDocument> {
+    const r = await this.#call({ op: 'parse', markdown, reader }, 'parse', options);
+    if (r.op !== 'parse') throw new TypeError('Unexpected worker response.');
+    return parseDocument(r.json);
   }
 
   /** Stops the Worker and rejects queued calls. The engine cannot be used afterwards. */

@@ -5,7 +5,8 @@ export type BuiltinFormat = 'html' | 'docx';
 
 export type WorkerRequest =
   | { id: number; op: 'sanitize'; markdown: string }
-  | { id: number; op: 'render'; markdown: string; format: BuiltinFormat; title?: string };
+  | { id: number; op: 'render'; markdown: string; format: BuiltinFormat; title?: string }
+  | { id: number; op: 'parse'; markdown: string; reader: string };
 
 interface Sanitised {
   report: SanitizeReport;
@@ -19,4 +20,5 @@ interface Sanitised {
 export type WorkerResponse =
   | ({ id: number; ok: true; op: 'sanitize'; markdown: string } & Sanitised)
   | ({ id: number; ok: true; op: 'render'; bytes: Uint8Array } & Sanitised)
+  | { id: number; ok: true; op: 'parse'; json: string }
   | { id: number; ok: false; fatal: boolean; message: string };

@@ -10,6 +10,7 @@
  * WASI file system first, so nothing of one job is visible to the next.
  */
 import { parentPort } from 'node:worker_threads';
+import type { convert as convertType } from 'pandoc-wasm';
 import { parseDocument, type PandocDocument } from './pandoc-ast.ts';
 import {
   UNTRUSTED_READER,
@@ -23,7 +24,7 @@ import {
 } from './sanitize.ts';
 import type { WorkerRequest, WorkerResponse } from './pandoc-protocol.ts';
 
-type Convert = typeof import('pandoc-wasm').convert;
+type Convert = typeof convertType;
 type ConvertResult = Awaited<ReturnType<Convert>>;
 
 let pandoc: Promise<Convert> | undefined;
@@ -105,6 +106,10 @@ async function render(markdown: string, format: 'html' | 'docx', title: string |
 
 async function handle(request: WorkerRequest): Promise<WorkerResponse> {
   const started = performance.now();
+  if (request.op === 'parse') {
+    const result = await run({ from: request.reader, to: 'json' }, request.markdown);
+    return { id: request.id, ok: true, op: 'parse', json: result.stdout };
+  }
   if (request.op === 'sanitize') {
     const s = await sanitize(request.markdown);
     return { id: request.id, ok: true, op: 'sanitize', markdown: s.markdown, report: s.report, fallback: s.fallback, problems: s.problems, ms: performance.now() - started };

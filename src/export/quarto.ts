@@ -136,9 +136,9 @@ export async function runQuarto(options: QuartoRunOptions): Promise<QuartoRunRes
     if (ended.kind === 'error') throw fail(`Quarto could not be started: ${ended.error.message}`, { path: options.quartoPath });
 
     // Whatever ended the render, no member of the group may outlive it.
-    if (pgid !== undefined && groupAlive(pgid)) {
+    if (pgid !== undefined && (await groupAlive(pgid))) {
       const gone = await killGroup(pgid, { graceMs: options.killGraceMs ?? 2000, exitWaitMs: options.exitWaitMs ?? 5000 });
-      if (!gone) options.logger?.warn('Quarto process group still present after SIGKILL (unreaped zombie?)', { pgid });
+      if (!gone) options.logger?.warn('Quarto process group still running after SIGKILL', { pgid });
       else if (ended.kind === 'exit') options.logger?.debug('Killed processes left behind by Quarto', { pgid });
     }
     if (ended.kind === 'abort') {

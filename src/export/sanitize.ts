@@ -158,6 +158,7 @@ export function breakText(text: string): string {
 }
 
 const BR = /^<br\s*\/?>$/i;
+const AUTOLINK_CLASSES = new Set(['uri', 'email']);
 
 interface Walk {
   report: SanitizeReport;
@@ -215,14 +216,16 @@ function sanitizeInline(node: Inline, w: Walk): Inline[] {
     }
     case 'Link': {
       const [attr, inlines, [url, title]] = node.c as [Attr, Inline[], [string, string]];
-      if (!isAttrEmpty(attr)) count(w.report, 'attributes');
+      // Autolinks (`<https://…>`) carry the class `uri` / `email`, which the reader sets itself.
+      const autolink = attr[0] === '' && attr[2].length === 0 && attr[1].length === 1 && AUTOLINK_CLASSES.has(attr[1][0]!);
+      if (!autolink && !isAttrEmpty(attr)) count(w.report, 'attributes');
       const text = sanitizeInlines(inlines, w);
       const target = safeUrl(url);
       if (target === undefined) {
         count(w.report, 'unsafe-link');
         return text;
       }
-      return [{ t: 'Link', c: [emptyAttr(), text, [target, breakText(title)]] }];
+      return [{ t: 'Link', c: [autolink ? ['', [attr[1][0]!], []] : emptyAttr(), text, [target, breakText(title)]] }];
     }
     case 'Image': {
       count(w.report, 'image');

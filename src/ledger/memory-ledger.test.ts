@@ -32,6 +32,12 @@ describe('memory ledger', () => {
     assert.equal(taken.record.replyMessageId, '<m@x>');
   });
 
+  it('refuses a second delivery to the same owner while its lease is live', async () => {
+    const ledger = createMemoryLedger();
+    await ledger.claim('j5', 'A', 60_000, '<m@x>');
+    assert.equal((await ledger.claim('j5', 'A', 60_000, '<n@x>')).status, 'busy');
+  });
+
   it('release lets another worker claim at once', async () => {
     const ledger = createMemoryLedger();
     await ledger.claim('j3', 'A', 60_000, '<m@x>');

@@ -33,7 +33,9 @@ export function createMemoryLedger(options: { now?: () => number; maxRecords?: n
         return { status: 'claimed', record: { ...record } };
       }
       if (existing.state === 'sent' || existing.state === 'failed') return { status: 'done', record: { ...existing } };
-      if (existing.leaseUntil > t && existing.owner !== owner) return { status: 'busy', record: { ...existing } };
+      // A live lease refuses every other delivery, this process's own included (two deliveries of one
+      // job can run at once in one worker); a released or expired lease can be taken over.
+      if (existing.leaseUntil > t) return { status: 'busy', record: { ...existing } };
       Object.assign(existing, { owner, leaseUntil: t + leaseMs, claims: existing.claims + 1, updatedAt: t });
       return { status: 'taken-over', record: { ...existing } };
     },

@@ -19,9 +19,12 @@
  * (`Fwd:`, `WG:`, `TR:`) are kept: `Re: Fwd: …` is what a reply to a forward is called.
  *
  * Header injection: every value that comes from the parent mail (sender, subject, ids) has CR, LF
- * and other control characters removed before it becomes a header.
+ * and other control characters removed before it becomes a header, and the reply goes to exactly
+ * one mailbox parsed from the parent's From (never a list or a group).
  */
 import { randomUUID } from 'node:crypto';
+import addressparser from 'nodemailer/lib/addressparser';
+import { ErrorCodes, permanent } from '../errors.ts';
 import { redactString } from '../observability/redact.ts';
 
 /** The mail being answered, as the job carries it. Untrusted. */
@@ -167,12 +170,31 @@ export function textToHtml(text: string): string {
   return `<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n${paragraphs.join('\n')}\n</body></html>\n`;
 }
 
+/**
+ * The one mailbox a reply goes to: the first mailbox of the parent's From, as `"Name" <addr>` or
+ * `addr`. Groups and further addresses are ignored, so a crafted From (`a@x Bcc: b@y`, a list)
+ * can never add recipients. Throws a permanent error when there is no usable mailbox.
+ */
+export function replyRecipient(from: string): string {
+  const entry = addressparser(headerSafe(from)).find((a) => a.address !== undefined);
+  const address = entry?.address?.trim() ?? '';
+  if (!/^[^\s@<>()",;:\\[\]]+@[^\s@<>()",;:\\[\]]+$/.test(address)) {
+    throw permanent(ErrorCodes.INVALID_ARGUMENT, `the sender address ${JSON.stringify(from.slice(0, 200))} is not a single mailbox`, { details: { field: 'from' } });
+  }
+  const name = entry?.name?.trim() ?? '';
+  // An encoded word inside a quoted string would not be decoded by clients: keep the address only.
+  if (!name || name.includes('=?')) return address;
+  return `"${name.replace(/["\\]/g, '\\$&')}" <${address}>`;
+}
+
 /** Builds the reply to `parent`: addresses, subject, threading and loop-prevention headers, bodies. */
 export function composeReply(input: ComposeReplyInput): ComposedReply {
-  const to = headerSafe(input.parent.from);
-  if (!to) throw new TypeError('Expected `parent.from` to be an address.');
+  const to = replyRecipient(input.parent.from);
   const messageId = parseMessageIds(input.messageId)[0];
   if (!messageId) throw new TypeError(`Expected \`messageId\` to be a Message-ID, got ${JSON.stringify(input.messageId)}.`);
+  for (const a of input.attachments ?? []) {
+    if (a.content === undefined && !a.path) throw new TypeError(`Expected attachment ${JSON.stringify(a.filename)} to have a \`path\` or \`content\`.`);
+  }
   const thread = threadHeaders(input.parent);
   const headers: Record<string, string> = {
     // RFC 3834: marks the reply as automatic, so well-behaved responders do not answer it.

@@ -248,15 +248,15 @@ export function createLogger(options: LoggerOptions = {}): AppLogger {
     throw new TypeError(`Unknown log level '${level}'; expected one of ${Object.keys(LOG_LEVELS).join(', ')}.`);
   }
   const secrets = Object.freeze([...envSecrets(env), ...(options.secrets ?? [])]);
-  let instance: Logger | undefined;
+  const ref: { logger?: Logger } = {};
   const state: FormatState = {
     secrets,
     base: options.base,
     projectId: options.projectId ?? (env.GOOGLE_CLOUD_PROJECT || undefined),
     // Stacks only when the logger itself runs at debug: they are long and rarely needed in prod.
-    includeStack: () => (PRIORITIES[instance?.level ?? level] ?? 0) >= PRIORITIES.debug!,
+    includeStack: () => (PRIORITIES[ref.logger?.level ?? level] ?? 0) >= PRIORITIES.debug!,
   };
-  instance = winston.createLogger({
+  const instance = winston.createLogger({
     level,
     levels: PRIORITIES,
     format: cloudRunFormat(state),
@@ -264,6 +264,10 @@ export function createLogger(options: LoggerOptions = {}): AppLogger {
     transports: [new winston.transports.Stream({ stream: options.stream ?? process.stdout })],
     exitOnError: false,
   });
+  // A logger must never crash the worker: a broken stdout, or a line logged after flushLogger ended
+  // the stream ("write after end"), is dropped rather than raised as an unhandled 'error' event.
+  instance.on('error', () => {});
+  ref.logger = instance;
   return instance as AppLogger;
 }
 
@@ -280,8 +284,9 @@ function validLevel(value: string | undefined): string {
  * logged afterwards is written. Resolves within `timeoutMs` even if a stream never drains.
  */
 export async function flushLogger(log: Logger, timeoutMs = 2000): Promise<void> {
-  const target = log as Logger & { writableFinished?: boolean; writableEnded?: boolean };
-  if (target.writableFinished) return;
+  // winston streams come from readable-stream 3, which has no `writableEnded`: read its state.
+  const state = (log as unknown as { _writableState?: { ended?: boolean; finished?: boolean } })._writableState;
+  if (state?.finished) return;
   const transports = [...log.transports];
   let timer: NodeJS.Timeout | undefined;
   const finished = new Promise<void>((resolve) => {
@@ -294,7 +299,7 @@ export async function flushLogger(log: Logger, timeoutMs = 2000): Promise<void> 
       if ((t as { writableFinished?: boolean }).writableFinished) done();
       else t.once('finish', done);
     }
-    if (!target.writableEnded) log.end();
+    if (!state?.ended) log.end();
   }).then(async () => {
     // The transports are done; wait for the streams under them to drain (stdout as a pipe may buffer).
     await Promise.all(

@@ -160,6 +160,9 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
         deadline,
         policy: getRetryConfig(context),
         attemptTimeoutMs: timeouts.mailgunApiMs,
+        // After a takeover the previous owner may have sent it already.
+        checkFirst: claim.status === 'taken-over',
+        logger: log,
         ...hooks,
       }),
     );
@@ -233,11 +236,20 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
     if (!(await c.deps.ledger.markReplyPending(job.id, c.deps.owner))) return { status: 'busy' };
     // The job deadline may be spent: the failure email gets a fresh, short budget of its own.
     using mailDeadline = Deadline.after(Math.max(c.deadline.remainingMs(), c.timeouts.mailgunApiMs * 2), { label: 'failure email', ...(c.delivery.shutdownSignal ? { parent: c.delivery.shutdownSignal } : {}) });
-    await c.deps.sendExactlyOnce(c.deps.transport, reply, {
+    // checkFirst: the answer itself may have reached the provider under this Message-ID (a send
+    // whose outcome was unknown); then that answer stands and no failure email follows.
+    const sent = await c.deps.sendExactlyOnce(c.deps.transport, reply, {
       deadline: mailDeadline,
       policy: getRetryConfig(c.context),
       attemptTimeoutMs: c.timeouts.mailgunApiMs,
+      checkFirst: true,
+      logger: c.log,
     });
+    if (sent.status === 'already-sent' && error.code === ErrorCodes.SEND_OUTCOME_UNKNOWN) {
+      await c.deps.ledger.finish(job.id, c.deps.owner, 'sent', 'replied');
+      c.log.info('The reply had been accepted after all; no failure email sent', { replyMessageId: c.replyMessageId });
+      return { status: 'replied' };
+    }
     await c.deps.ledger.finish(job.id, c.deps.owner, 'failed', error.code);
     c.deps.metrics?.recordJob('failed-replied', c.deadline.elapsedMs());
     return { status: 'failed-replied', code: error.code };

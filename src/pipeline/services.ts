@@ -88,7 +88,16 @@ export interface PipelineServices {
   sendExactlyOnce(
     transport: PipelineServices['transport'],
     reply: unknown,
-    options: { deadline: Deadline; policy: RetryPolicy; attemptTimeoutMs: number; onRetry?: (e: RetryEvent) => void; onGiveUp?: (e: GiveUpEvent) => void },
+    options: {
+      deadline: Deadline;
+      policy: RetryPolicy;
+      attemptTimeoutMs: number;
+      /** Ask the provider whether the Message-ID was already accepted before the first attempt. */
+      checkFirst?: boolean;
+      logger?: Logger;
+      onRetry?: (e: RetryEvent) => void;
+      onGiveUp?: (e: GiveUpEvent) => void;
+    },
   ): Promise<{ id: string; status: 'sent' | 'already-sent'; path?: string }>;
   retryObserver(logger: Logger): { onRetry(e: RetryEvent): void; onGiveUp(e: GiveUpEvent): void };
   metrics?: { recordJob(outcome: string, durationMs: number): void };

@@ -1,6 +1,5 @@
-import pRetry, { AbortError } from 'p-retry';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, isWorkerError, type WorkerError } from '../errors.ts';
+import { ErrorCodes, type WorkerError } from '../errors.ts';
 import { classifyError } from './classify.ts';
 import { abortReason, type Deadline } from './deadline.ts';
 
@@ -101,92 +100,76 @@ function stopReason(failure: WorkerError): GiveUpReason {
 }
 
 /**
- * Runs `fn` with retries per `policy`, inside `deadline`, on top of p-retry (attempt counting).
- * Waits are computed here: full jitter above the floor, or the server's Retry-After / RetryInfo as
- * sent; the last wait is clamped to the deadline, and a wait or attempt that cannot finish before
- * the deadline is never started. Permanent errors are not retried. The error thrown is always a
- * WorkerError.
+ * Runs `fn` with retries per `policy`, inside `deadline`. Waits: full jitter above the floor, or the
+ * server's Retry-After / RetryInfo as sent; the last wait is clamped to the deadline, and a wait or
+ * attempt that cannot finish before the deadline is never started. Permanent errors (including
+ * programmer errors such as a TypeError that is not a network failure, via `classify`) are not
+ * retried. The error thrown is always a WorkerError.
  *
  * Cooperative: each attempt gets a signal aborted at min(attempt timeout, deadline) and must stop
  * when it fires; a result that does arrive is returned even if the deadline passed meanwhile (the
  * side effect happened — reporting it as a failure would invite a duplicate).
+ *
+ * A plain loop rather than p-retry: the success path is one deadline check and one call
+ * (`bench/deadline.ts` holds the overhead under 2 µs), and p-retry would turn a success that lands
+ * just after an abort into a rejection.
  */
 export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, options: RetryOptions): Promise<T> {
   validate(options);
   const { operation, policy, deadline, attemptTimeoutMs } = options;
-  const classify = options.classify ?? classifyError;
-  const random = options.random ?? Math.random;
-  const minAttemptMs = options.minAttemptMs ?? policy.minDelayMs;
-  let giveUp: GiveUpReason | undefined;
-  let lastAttempt = 0;
 
-  try {
-    return await pRetry(
-      async (attemptNumber) => {
-        // Never start an attempt once the deadline has passed, even if its timer has not fired yet.
-        const remaining = deadline.remainingMs();
-        if (remaining === 0) {
-          const failure = abortReason(deadline.signal, operation);
-          giveUp = stopReason(failure);
-          throw new AbortError(failure);
-        }
-        lastAttempt = attemptNumber;
-        // Fast path: with no attempt timeout shorter than the time left, the deadline's own signal
-        // is the attempt's; a child controller would only forward it.
-        const attempt = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? deadline.child(operation, attemptTimeoutMs) : undefined;
-        const signal = attempt ? attempt.signal : deadline.signal;
-        try {
-          return await fn({ attemptNumber, signal });
-        } catch (error) {
-          // An aborted attempt reports why it was aborted (which timer), not the SDK's AbortError.
-          const failure = signal.aborted ? abortReason(signal, operation) : classify(error, operation);
-          if (deadline.signal.aborted) {
-            giveUp = stopReason(failure);
-            throw new AbortError(failure);
-          }
-          if (!failure.retryable) {
-            giveUp = 'permanent';
-            throw new AbortError(failure);
-          }
-          throw failure;
-        } finally {
-          attempt?.dispose();
-        }
-      },
-      {
-        retries: policy.attempts - 1,
-        // p-retry's own waits are off; ours are computed in shouldRetry, which p-retry awaits.
-        minTimeout: 0,
-        // No `signal` here on purpose: p-retry would throw the abort reason even after a successful
-        // attempt. Aborts are checked before each attempt and end the wait below.
-        shouldRetry: async ({ error, attemptNumber, retriesLeft }) => {
-          const failure = error as WorkerError;
-          const server = failure.retryAfterMs;
-          let delayMs = server ?? backoffDelay(policy, attemptNumber, random);
-          let clamped = false;
-          const room = deadline.remainingMs() - minAttemptMs;
-          if (delayMs > room) {
-            // A server-requested delay is honoured as sent or not at all; a computed one is clamped.
-            if (server !== undefined || room <= 0) {
-              giveUp = 'deadline';
-              return false;
-            }
-            delayMs = room;
-            clamped = true;
-          }
-          options.onRetry?.(
-            Object.freeze({ operation, error: failure, attemptNumber, retriesLeft, delayMs, delaySource: server === undefined ? 'backoff' : 'server', clamped }),
-          );
-          if (delayMs > 0) await sleep(delayMs, undefined, { signal: deadline.signal });
-          return true;
-        },
-      },
+  const giveUpWith = (failure: WorkerError, reason: GiveUpReason, attemptNumber: number): WorkerError => {
+    options.onGiveUp?.(Object.freeze({ operation, error: failure, attemptNumber, reason }));
+    return failure;
+  };
+
+  for (let attemptNumber = 1; ; attemptNumber++) {
+    // Never start an attempt once the deadline has passed, even if its timer has not fired yet.
+    const remaining = deadline.remainingMs();
+    if (remaining === 0) {
+      const failure = abortReason(deadline.signal, operation);
+      throw giveUpWith(failure, stopReason(failure), attemptNumber - 1);
+    }
+    // With no attempt timeout shorter than the time left, the deadline's own signal is the
+    // attempt's: a child controller would only forward it.
+    const attempt = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? deadline.child(operation, attemptTimeoutMs) : undefined;
+    const signal = attempt ? attempt.signal : deadline.signal;
+    let failure: WorkerError;
+    try {
+      return await fn({ attemptNumber, signal });
+    } catch (error) {
+      // An aborted attempt reports why it was aborted (which timer), not the SDK's AbortError.
+      failure = signal.aborted ? abortReason(signal, operation) : (options.classify ?? classifyError)(error, operation);
+    } finally {
+      attempt?.dispose();
+    }
+
+    if (deadline.signal.aborted) throw giveUpWith(failure, stopReason(failure), attemptNumber);
+    if (!failure.retryable) throw giveUpWith(failure, 'permanent', attemptNumber);
+    const retriesLeft = policy.attempts - attemptNumber;
+    if (retriesLeft <= 0) throw giveUpWith(failure, 'attempts-exhausted', attemptNumber);
+
+    const server = failure.retryAfterMs;
+    let delayMs = server ?? backoffDelay(policy, attemptNumber, options.random ?? Math.random);
+    let clamped = false;
+    const room = deadline.remainingMs() - (options.minAttemptMs ?? policy.minDelayMs);
+    if (delayMs > room) {
+      // A server-requested delay is honoured as sent or not at all; a computed one is clamped.
+      if (server !== undefined || room <= 0) throw giveUpWith(failure, 'deadline', attemptNumber);
+      delayMs = room;
+      clamped = true;
+    }
+    options.onRetry?.(
+      Object.freeze({ operation, error: failure, attemptNumber, retriesLeft, delayMs, delaySource: server === undefined ? 'backoff' : 'server', clamped }),
     );
-  } catch (error) {
-    // Errors of ours pass through; anything else is the wait being cut short by the deadline's signal.
-    const failure = isWorkerError(error) ? error : deadline.signal.aborted ? abortReason(deadline.signal, operation) : classify(error, operation);
-    const reason: GiveUpReason = giveUp ?? (deadline.signal.aborted ? stopReason(failure) : 'attempts-exhausted');
-    options.onGiveUp?.(Object.freeze({ operation, error: failure, attemptNumber: lastAttempt, reason }));
-    throw failure;
+    if (delayMs > 0) {
+      try {
+        await sleep(delayMs, undefined, { signal: deadline.signal });
+      } catch {
+        // Only the deadline's signal can end the wait early: it expired or the job was cancelled.
+        const stopped = abortReason(deadline.signal, operation);
+        throw giveUpWith(stopped, stopReason(stopped), attemptNumber);
+      }
+    }
   }
 }
