@@ -24,6 +24,8 @@ import { startMailgunStandin } from './mailgun-standin.ts';
 import { getTimeouts } from '../timeouts/engine.ts';
 import { loadTimeoutSettings } from '../timeouts/settings.ts';
 
+// No metadata server here: without this the Google clients print MetadataLookupWarning.
+process.env.METADATA_SERVER_DETECTION ??= 'none';
 const root = resolve(import.meta.dirname, '../..');
 const demoDir = join(root, '.demo');
 const outboxDir = join(demoDir, 'outbox');

@@ -228,7 +228,9 @@ export function standinAnswer(body: WireBody, model: string): string {
   const texts = textParts(body);
   const inline = inlineParts(body);
   const all = texts.join('\n');
-  const subject = /^\s*subject\s*:\s*(.+)$/im.exec(all)?.[1]?.trim() ?? /<subject>([^<]+)<\/subject>/i.exec(all)?.[1]?.trim();
+  const subject =
+    /<email\b[^>]*\bsubject="([^"]*)"/i.exec(all)?.[1]?.trim() ||
+    (/^\s*subject\s*:\s*(.+)$/im.exec(all)?.[1]?.trim() ?? /<subject>([^<]+)<\/subject>/i.exec(all)?.[1]?.trim());
   // The question's first lines: prose only, no header lines or tags.
   const lines = all
     .split('\n')

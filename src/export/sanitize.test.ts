@@ -1,5 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { Attr, Block, PandocDocument } from './pandoc-ast.ts';
 import { PandocEngine } from './pandoc-engine.ts';
 import {
@@ -255,6 +256,22 @@ describe('sanitiser: hostile constructs, parsed by Pandoc', () => {
   it('does not let a list item end a fence early to expose raw HTML', async () => {
     const out = await engine.sanitize('- item\n  ```\n- <script>alert(1)</script>\n', call);
     assertSafe(await engine.parse(out.markdown, 'markdown', call), out.markdown);
+  });
+
+  it('is safe for any mix of Markdown and hostile fragments (property)', async () => {
+    const fragments = [
+      '{', '}', '{{<', '>}}', '`', '```', '~~~', '{=html}', '{=latex}', '{r}', '{.x key=v}', '<script>', '</script>', '<b>',
+      '\\input{x}', '$', '$$', '\\frac{a}{b}', '![a](http://e/x.png)', '[l](javascript:x)', '[t](https://ok)', '<http://x>',
+      '@doe', '[@k]', ':::', '::: {.c}', '---', '\n', '\n\n', '    ', '- ', '1. ', '> ', '# ', '|', '|---|', '*', '_', '\\',
+      '<!--', '-->', 'text', '^[note]', '[^1]', '[^1]: x', '{#id}', '<div>', '</div>', '`r ', '`{python} ', '#|', ':', '"',
+    ];
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.constantFrom(...fragments), { maxLength: 40 }), async (parts) => {
+        const out = await engine.sanitize(parts.join(''), call);
+        assertSafe(await engine.parse(out.markdown, 'markdown', call), out.markdown);
+      }),
+      { numRuns: 150 },
+    );
   });
 
   it('the fallback re-parses as a single code block', async () => {

@@ -57,7 +57,7 @@ export interface RetryOptions {
   deadline: Deadline;
   /** Per-attempt timeout; each attempt's signal aborts at min(this, time left). @defaultValue no own limit */
   attemptTimeoutMs?: number;
-  /** Least time an attempt needs; with less left, give up instead of starting it. @defaultValue policy.minDelayMs */
+  /** Least time an attempt needs (at least 1 ms); with less left, give up instead of waiting for it. @defaultValue policy.minDelayMs */
   minAttemptMs?: number;
   /** Maps a thrown value to a WorkerError with a retryable flag. @defaultValue classifyError */
   classify?: (error: unknown, operation: string) => WorkerError;
@@ -152,7 +152,9 @@ export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, opti
     const server = failure.retryAfterMs;
     let delayMs = server ?? backoffDelay(policy, attemptNumber, options.random ?? Math.random);
     let clamped = false;
-    const room = deadline.remainingMs() - (options.minAttemptMs ?? policy.minDelayMs);
+    // At least 1 ms for the next attempt: timers have millisecond granularity, so a wait that ends
+    // right at the deadline loses the race to the deadline's own timer.
+    const room = deadline.remainingMs() - Math.max(1, options.minAttemptMs ?? policy.minDelayMs);
     if (delayMs > room) {
       // A server-requested delay is honoured as sent or not at all; a computed one is clamped.
       if (server !== undefined || room <= 0) throw giveUpWith(failure, 'deadline', attemptNumber);
