@@ -12,7 +12,7 @@ FROM node:24-bookworm-slim
 ARG QUARTO_VERSION=1.8.25
 # Quarto bundles Pandoc and Typst (PDF without a LaTeX install).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl \
+ && apt-get install -y --no-install-recommends ca-certificates curl tini \
  && curl -fsSL -o /tmp/quarto.deb "https://github.com/quarto-dev/quarto-cli/releases/download/v${QUARTO_VERSION}/quarto-${QUARTO_VERSION}-linux-amd64.deb" \
  && apt-get install -y --no-install-recommends /tmp/quarto.deb \
  && rm -f /tmp/quarto.deb \
@@ -28,5 +28,7 @@ COPY src ./src
 COPY bin ./bin
 USER node
 EXPOSE 8080
-# Node 24 runs the TypeScript sources directly (type stripping).
+# tini as PID 1 reaps the grandchildren a killed Quarto process group leaves behind and forwards
+# SIGTERM to node. Node 24 runs the TypeScript sources directly (type stripping).
+ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "src/main.ts"]

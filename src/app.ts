@@ -13,6 +13,7 @@ import { downloadAttachments } from './attachments/download.ts';
 import { buildContext } from './context/build-context.ts';
 import { createGeminiClient } from './gemini/client.ts';
 import { exportAnswer } from './export/export-answer.ts';
+import { closeSharedPandocEngine } from './export/pandoc-engine.ts';
 import { composeReply, failureReply, newMessageId } from './mail/compose.ts';
 import { createTransport } from './mail/transport.ts';
 import { sendExactlyOnce } from './mail/send.ts';
@@ -171,6 +172,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
       await worker.stop(scaleMs(config.timeouts.shutdownGraceS * 1000, config.timeouts));
       await http.close();
       await pubsub.close();
+      await closeSharedPandocEngine();
     },
   };
 }

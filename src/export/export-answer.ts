@@ -65,7 +65,8 @@ export async function exportAnswer(markdown: string, formats: readonly ExportFor
   const wanted = [...new Set(formats)];
   if (!wanted.length) return result;
   const log = options.logger;
-  const engine = options.engine ?? sharedPandocEngine(log ? { logger: log } : {});
+  // Not the job's logger: the shared engine outlives this job.
+  const engine = options.engine ?? sharedPandocEngine();
   const title = plainTitle(options.title);
   const quartoPath = await locateQuarto(options, log);
   const kind: ExportEngine = quartoPath ? 'quarto' : 'builtin';

@@ -20,8 +20,6 @@ export interface PandocDocument {
   blocks: Block[];
 }
 
-export const EMPTY_ATTR: Attr = ['', [], []];
-
 export function emptyAttr(): Attr {
   return ['', [], []];
 }

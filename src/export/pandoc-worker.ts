@@ -44,7 +44,8 @@ const tail = (s: string, n = 2000) => (s.length > n ? `…${s.slice(-n)}` : s);
 
 async function run(options: Record<string, unknown>, stdin: string): Promise<ConvertResult> {
   const convert = await loadPandoc();
-  const result = await convert(options, stdin, {});
+  // --sandbox on top of WASI: Pandoc itself refuses to read any file or URL but its input.
+  const result = await convert({ ...options, sandbox: true }, stdin, {});
   if (/^(ERROR|pandoc:)/m.test(result.stderr)) throw new PandocError(tail(result.stderr.trim()));
   return result;
 }

@@ -16,6 +16,7 @@
  * phase `quarto`; a job abort/deadline is reported with the job signal's own reason.
  */
 import { spawn } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { constants } from 'node:fs';
 import { access, mkdir, stat } from 'node:fs/promises';
 import { delimiter, isAbsolute, join } from 'node:path';
@@ -120,6 +121,9 @@ export async function runQuarto(options: QuartoRunOptions): Promise<QuartoRunRes
     child.once('exit', (code, signal) => resolve({ kind: 'exit', code, signal }));
     child.once('error', (error) => resolve({ kind: 'error', error }));
   });
+  // 'close' = the pipes reached EOF: every byte the group wrote has been read.
+  const drained = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  const exitWaitMs = options.exitWaitMs ?? 5000;
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<Ended>((resolve) => {
     onAbort = () => resolve({ kind: 'abort' });
@@ -137,12 +141,13 @@ export async function runQuarto(options: QuartoRunOptions): Promise<QuartoRunRes
 
     // Whatever ended the render, no member of the group may outlive it.
     if (pgid !== undefined && (await groupAlive(pgid))) {
-      const gone = await killGroup(pgid, { graceMs: options.killGraceMs ?? 2000, exitWaitMs: options.exitWaitMs ?? 5000 });
+      const gone = await killGroup(pgid, { graceMs: options.killGraceMs ?? 2000, exitWaitMs });
       if (!gone) options.logger?.warn('Quarto process group still running after SIGKILL', { pgid });
       else if (ended.kind === 'exit') options.logger?.debug('Killed processes left behind by Quarto', { pgid });
     }
+    // Bounded: a process stuck in the kernel could hold the leader or a pipe open.
+    await Promise.race([Promise.all([exited, drained]), sleep(exitWaitMs, undefined, { ref: false })]);
     if (ended.kind === 'abort') {
-      await exited;
       if (timedOut && timer.signal.reason === timedOut) {
         throw retryable(ErrorCodes.TIMEOUT, timedOut.message, { details: { ...timedOut.details, stderr: stderr.text() } });
       }

@@ -113,7 +113,7 @@ describe('redactValue', () => {
   it('turns Maps, Sets, Dates, URLs, Headers and buffers into loggable values', () => {
     const headers = new Headers({ authorization: 'Bearer abcdefghijk', 'content-type': 'text/plain' });
     const out = redactValue({
-      map: new Map([['apiKey', 'k'], ['n', 1]]),
+      map: new Map<string, unknown>([['apiKey', 'k'], ['n', 1]]),
       set: new Set([1, 2]),
       at: new Date(0),
       url: new URL(`https://x.test/?key=${GEMINI_KEY}`),

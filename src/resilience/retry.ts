@@ -130,10 +130,11 @@ export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, opti
       const failure = abortReason(deadline.signal, operation);
       throw giveUpWith(failure, stopReason(failure), attemptNumber - 1);
     }
-    // With no attempt timeout shorter than the time left, the deadline's own signal is the
-    // attempt's: a child controller would only forward it.
-    const attempt = attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? deadline.child(operation, attemptTimeoutMs) : undefined;
-    const signal = attempt ? attempt.signal : deadline.signal;
+    // Always a signal of the attempt's own, even without an own timeout: fetch (and the SDKs on
+    // it) leave one 'abort' listener per request on the signal they are given, which must not pile
+    // up on the job's 50-minute deadline signal.
+    const attempt = deadline.child(operation, attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : Number.POSITIVE_INFINITY);
+    const { signal } = attempt;
     let failure: WorkerError;
     try {
       return await fn({ attemptNumber, signal });
@@ -141,7 +142,7 @@ export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, opti
       // An aborted attempt reports why it was aborted (which timer), not the SDK's AbortError.
       failure = signal.aborted ? abortReason(signal, operation) : (options.classify ?? classifyError)(error, operation);
     } finally {
-      attempt?.dispose();
+      attempt.dispose();
     }
 
     if (deadline.signal.aborted) throw giveUpWith(failure, stopReason(failure), attemptNumber);

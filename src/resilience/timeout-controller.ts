@@ -28,102 +28,120 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * Children of one parent signal share a single 'abort' listener on it. Node's EventTarget walks
  * its whole listener list on every addEventListener (duplicate check), so 10,000 children adding
  * their own listener cost O(n²) — ~170 ms of blocked event loop, which made their own timers fire
- * hundreds of ms late. A Set makes linking and unlinking O(1).
+ * hundreds of ms late. A Set makes linking and unlinking O(1). The shared listener stays while the
+ * parent lives (one per parent, whatever the number of children): removing and re-adding it around
+ * every short-lived child would cost more than it saves.
  */
-interface FanOut {
-  readonly children: Set<() => void>;
-}
-const fanOuts = new WeakMap<AbortSignal, FanOut>();
+const fanOuts = new WeakMap<AbortSignal, Set<Controller>>();
 
-function link(parent: AbortSignal, onAbort: () => void): void {
-  let fanOut = fanOuts.get(parent);
-  if (!fanOut) {
-    const children = new Set<() => void>();
-    const listener = () => {
-      // Live iteration: a child disposed by another child's abort handler is skipped, as a removed
-      // listener would be.
-      for (const child of children) {
-        children.delete(child);
-        child();
-      }
-      fanOuts.delete(parent);
-    };
-    fanOut = { children };
-    fanOuts.set(parent, fanOut);
-    parent.addEventListener('abort', listener, { once: true });
+function link(parent: AbortSignal, child: Controller): void {
+  let children = fanOuts.get(parent);
+  if (!children) {
+    const set = new Set<Controller>();
+    children = set;
+    fanOuts.set(parent, set);
+    parent.addEventListener(
+      'abort',
+      () => {
+        // Live iteration: a child disposed by another child's abort handler is skipped, as a
+        // removed listener would be.
+        for (const c of set) {
+          set.delete(c);
+          c.parentAborted(parent.reason);
+        }
+        fanOuts.delete(parent);
+      },
+      { once: true },
+    );
   }
-  fanOut.children.add(onAbort);
+  children.add(child);
 }
 
-function unlink(parent: AbortSignal, onAbort: () => void): void {
-  // The shared listener stays while the parent lives (one per parent, whatever the number of
-  // children): removing and re-adding it around every short-lived child would cost more than it saves.
-  fanOuts.get(parent)?.children.delete(onAbort);
+function fire(controller: Controller): void {
+  controller.timerFired();
 }
 
-export function createTimeoutController(
-  parent: AbortSignal | undefined,
-  ms: number,
-  onTimeout: () => unknown,
-): TimeoutController {
-  const controller = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  let disposed = false;
-  let linked = false;
+/**
+ * A class rather than a closure bag: this is on the path of every attempt and phase, and one
+ * object with prototype methods costs less than six closures (see bench/deadline.ts).
+ */
+class Controller implements TimeoutController {
+  readonly #controller = new AbortController();
+  readonly #parent: AbortSignal | undefined;
+  readonly #onTimeout: () => unknown;
+  #timer: NodeJS.Timeout | undefined = undefined;
+  #linked = false;
+  #disposed = false;
 
-  const onParentAbort = () => {
-    linked = false;
-    clearTimer();
-    controller.abort(parent!.reason);
-  };
-  const clearTimer = () => {
-    if (timer !== undefined) clearTimeout(timer);
-    timer = undefined;
-  };
-  const unlinkParent = () => {
-    if (linked) unlink(parent!, onParentAbort);
-    linked = false;
-  };
-  const arm = (delay: number) => {
-    clearTimer();
-    if (controller.signal.aborted || disposed || !Number.isFinite(delay)) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      // Aborted by its own timer: it no longer needs to hear from the parent.
-      unlinkParent();
-      controller.abort(onTimeout());
-    }, Math.max(0, Math.min(delay, MAX_TIMER_MS)));
-    // A pending deadline must never be the only thing keeping the process alive.
-    timer.unref();
-  };
-
-  if (parent?.aborted) {
-    controller.abort(parent.reason);
-  } else {
-    if (parent) {
-      link(parent, onParentAbort);
-      linked = true;
+  constructor(parent: AbortSignal | undefined, ms: number, onTimeout: () => unknown) {
+    this.#parent = parent;
+    this.#onTimeout = onTimeout;
+    if (parent?.aborted) {
+      this.#controller.abort(parent.reason);
+      return;
     }
-    arm(ms);
+    if (parent) {
+      link(parent, this);
+      this.#linked = true;
+    }
+    this.reset(ms);
   }
 
-  const dispose = () => {
-    if (disposed) return;
-    disposed = true;
-    clearTimer();
-    unlinkParent();
-  };
+  get signal(): AbortSignal {
+    return this.#controller.signal;
+  }
 
-  return {
-    signal: controller.signal,
-    reset: arm,
-    clear: clearTimer,
-    abort(reason) {
-      clearTimer();
-      unlinkParent();
-      controller.abort(reason);
-    },
-    dispose,
-    [Symbol.dispose]: dispose,
-  };
+  reset(ms: number): void {
+    this.clear();
+    if (this.#controller.signal.aborted || this.#disposed || !Number.isFinite(ms)) return;
+    this.#timer = setTimeout(fire, Math.max(0, Math.min(ms, MAX_TIMER_MS)), this);
+    // A pending deadline must never be the only thing keeping the process alive.
+    this.#timer.unref();
+  }
+
+  clear(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  abort(reason: unknown): void {
+    this.clear();
+    this.#unlink();
+    this.#controller.abort(reason);
+  }
+
+  dispose(): void {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.clear();
+    this.#unlink();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** @internal Called by the parent's shared listener. */
+  parentAborted(reason: unknown): void {
+    this.#linked = false;
+    this.clear();
+    this.#controller.abort(reason);
+  }
+
+  /** @internal Called by this controller's own timer. */
+  timerFired(): void {
+    this.#timer = undefined;
+    // Aborted by its own timer: it no longer needs to hear from the parent.
+    this.#unlink();
+    this.#controller.abort(this.#onTimeout());
+  }
+
+  #unlink(): void {
+    if (this.#linked) fanOuts.get(this.#parent!)?.delete(this);
+    this.#linked = false;
+  }
+}
+
+export function createTimeoutController(parent: AbortSignal | undefined, ms: number, onTimeout: () => unknown): TimeoutController {
+  return new Controller(parent, ms, onTimeout);
 }
