@@ -21,7 +21,9 @@ import { parseJob } from './jobs/schema.ts';
 import { createMemoryLedger } from './ledger/memory-ledger.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { startHttpServer } from './http/server.ts';
+import { createAlertEvaluator } from './observability/alerts.ts';
 import { createMetrics, retryObserver, type Metrics } from './observability/metrics.ts';
+import { setLevelMetricsSink } from './timeouts/with-timeout.ts';
 import { processJob, publicReason } from './pipeline/process-job.ts';
 import type { PipelineServices } from './pipeline/services.ts';
 import { createPubSub, ensureResources } from './worker/pubsub-resources.ts';
@@ -127,7 +129,10 @@ export interface StartAppOptions {
 }
 
 export async function startApp(config: Config, logger: Logger, options: StartAppOptions = {}): Promise<RunningApp> {
-  const metrics = createMetrics();
+  const metrics = createMetrics({ defaultMetrics: true });
+  // T1–T5 outcomes feed the timeout_percentage window; the evaluator logs each threshold crossing once.
+  setLevelMetricsSink(metrics);
+  const alerts = createAlertEvaluator({ metrics, logger, intervalMs: 30_000 });
   const ledger = createMemoryLedger();
   const services = createServices(config, metrics, logger);
   const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -173,6 +178,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
       await http.close();
       await pubsub.close();
       await closeSharedPandocEngine();
+      alerts.stop();
     },
   };
 }

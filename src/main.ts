@@ -19,7 +19,7 @@ try {
   process.exit(1);
 }
 configureTimeouts(config.timeouts);
-const logger = createLogger({ level: config.logLevel, secrets: config.secrets });
+const logger = createLogger({ level: config.logLevel, secrets: config.secrets, projectId: config.projectId });
 logger.info('Starting email-worker', {
   mode: config.workerMode,
   concurrency: config.workerConcurrency,

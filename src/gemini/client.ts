@@ -131,6 +131,7 @@ export function createGeminiClient(options: GeminiClientOptions): GeminiClient {
           }
           finishReason = finishReasonOf(chunk) ?? finishReason;
         }
+        timers.ended();
       } catch (error) {
         // Which timer (or the deadline) cut the stream matters more than the SDK's AbortError.
         if (timers.signal.aborted && isWorkerError(timers.signal.reason)) throw timers.signal.reason;

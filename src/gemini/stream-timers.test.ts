@@ -58,4 +58,13 @@ describe('createStreamTimers', () => {
     timers.dispose();
     assert.equal(timers.signal.aborted, true);
   });
+
+  it('does not abort on dispose once the stream was read to its end, and still stops the timers', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const timers = createStreamTimers(new AbortController().signal, LIMITS);
+    timers.ended();
+    timers.dispose();
+    t.mock.timers.tick(LIMITS.totalMs);
+    assert.equal(timers.signal.aborted, false);
+  });
 });

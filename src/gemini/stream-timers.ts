@@ -33,7 +33,9 @@ export interface StreamTimers extends Disposable {
   readonly phase: 'first-chunk' | 'idle';
   /** A chunk arrived: switch to (or re-arm) the idle timer. */
   chunk(): void;
-  /** Ends the attempt: aborts the signal (releasing the connection) if it is still open, and clears the timers. */
+  /** The stream was read to its end: nothing is left to release, so `dispose()` will not abort the signal. */
+  ended(): void;
+  /** Ends the attempt: aborts the signal (releasing the connection) if it is still open and the stream did not end, and clears the timers. */
   dispose(): void;
 }
 
@@ -46,11 +48,14 @@ export function createStreamTimers(parent: AbortSignal, options: StreamTimerOpti
     operationTimeout(operation, phase, phase === 'first-chunk' ? firstChunkMs : idleMs),
   );
   let disposed = false;
+  let ended = false;
   const dispose = () => {
     if (disposed) return;
     disposed = true;
-    // Aborting after the stream finished is harmless; after an early exit it closes the socket.
-    if (!gap.signal.aborted) gap.abort(new DOMException(`${operation} attempt ended`, 'AbortError'));
+    // After an early exit the abort closes the socket. After the end of the stream it would only
+    // cost (a DOMException, the SDK's and undici's abort handlers: ~4 % of a job's CPU in the
+    // throughput profile), so it is skipped.
+    if (!ended && !gap.signal.aborted) gap.abort(new DOMException(`${operation} attempt ended`, 'AbortError'));
     gap.dispose();
     total.dispose();
   };
@@ -62,6 +67,9 @@ export function createStreamTimers(parent: AbortSignal, options: StreamTimerOpti
     chunk() {
       phase = 'idle';
       gap.reset(idleMs);
+    },
+    ended() {
+      ended = true;
     },
     dispose,
     [Symbol.dispose]: dispose,

@@ -16,13 +16,20 @@ import { parseRetryAfter, parseRetryInfo } from './retry-after.ts';
 const FAST: RetryPolicy = { attempts: 5, minDelayMs: 1, maxDelayMs: 4 };
 
 /** retry() with hooks that record every event. */
-async function run<T>(fn: Parameters<typeof retry<T>>[0], options: Omit<RetryOptions, 'operation'> & { operation?: string }) {
+async function run<T>(
+  fn: Parameters<typeof retry<T>>[0],
+  options: Omit<RetryOptions, 'operation'> & { operation?: string; onRetryAt?: (delayMs: number) => void },
+) {
   const retries: RetryEvent[] = [];
   const giveUps: GiveUpEvent[] = [];
+  const { onRetryAt, ...rest } = options;
   const promise = retry(fn, {
     operation: 'test.op',
-    ...options,
-    onRetry: (e) => retries.push(e),
+    ...rest,
+    onRetry: (e) => {
+      retries.push(e);
+      onRetryAt?.(e.delayMs);
+    },
     onGiveUp: (e) => giveUps.push(e),
   });
   try {
@@ -420,8 +427,11 @@ describe('retry never exceeds the deadline (property)', () => {
     seed: fc.integer({ min: 1, max: 2 ** 31 - 2 }),
     steps: fc.array(step, { minLength: 1, maxLength: 6 }),
   });
-  // Real timers: a timer may fire a little late on a busy machine; that is all this allows for.
-  const TOLERANCE_MS = 40;
+  // Real timers: a timer may fire late on a busy machine (CI runs benchmarks and emulators beside
+  // it). The exact guarantees are checked by the clock at decision time below (every wait is
+  // scheduled to end before the deadline, no attempt starts after it); this bound only catches a
+  // wait or attempt that runs on far past the deadline.
+  const TOLERANCE_MS = 250;
   const START_TOLERANCE_MS = 5;
 
   it('finishes within deadline + tolerance, never starts an attempt after it, and reports coherently', { timeout: 9000 }, async () => {
@@ -436,6 +446,7 @@ describe('retry never exceeds the deadline (property)', () => {
         const attemptStarts: number[] = [];
         let deadEntries = 0;
         const policy: RetryPolicy = { attempts: s.attempts, minDelayMs: s.minDelayMs, maxDelayMs: s.minDelayMs + s.spreadMs, factor: s.factor, jitter: s.jitter };
+        const waitEnds: number[] = [];
         const { value, error, retries, giveUps } = await run(
           async ({ attemptNumber, signal }) => {
             attemptStarts.push(clock());
@@ -451,8 +462,17 @@ describe('retry never exceeds the deadline (property)', () => {
             if (st.kind === 'server-delay') throw retryable(ErrorCodes.UPSTREAM_HTTP, 'HTTP 429', { status: 429, retryAfterMs: st.serverDelayMs });
             throw retryable(ErrorCodes.UPSTREAM_HTTP, 'HTTP 503', { status: 503 });
           },
-          { policy, deadline, random, ...(s.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: s.attemptTimeoutMs }), ...(s.minAttemptMs === undefined ? {} : { minAttemptMs: s.minAttemptMs }) },
+          {
+            policy,
+            deadline,
+            random,
+            ...(s.attemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: s.attemptTimeoutMs }),
+            ...(s.minAttemptMs === undefined ? {} : { minAttemptMs: s.minAttemptMs }),
+            onRetryAt: (delayMs: number) => waitEnds.push(clock() + delayMs),
+          },
         );
+        // Exact, whatever the load: each wait was scheduled to end before the deadline.
+        for (const end of waitEnds) assert.ok(end < deadline.expiresAt, `a wait was scheduled to end ${(end - deadline.expiresAt).toFixed(2)}ms after the deadline`);
         const elapsed = clock() - started;
 
         assert.ok(elapsed <= s.budgetMs + TOLERANCE_MS, `took ${elapsed.toFixed(1)}ms for a ${s.budgetMs}ms deadline`);

@@ -1,3 +1,4 @@
+import pRetry, { AbortError } from 'p-retry';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ErrorCodes, type WorkerError } from '../errors.ts';
 import { classifyError } from './classify.ts';
@@ -100,7 +101,8 @@ function stopReason(failure: WorkerError): GiveUpReason {
 }
 
 /**
- * Runs `fn` with retries per `policy`, inside `deadline`. Waits: full jitter above the floor, or the
+ * Runs `fn` with retries per `policy`, inside `deadline`, on top of p-retry (attempt counting,
+ * the retry loop, AbortError to stop). Waits are computed here: full jitter above the floor, or the
  * server's Retry-After / RetryInfo as sent; the last wait is clamped to the deadline, and a wait or
  * attempt that cannot finish before the deadline is never started. Permanent errors (including
  * programmer errors such as a TypeError that is not a network failure, via `classify`) are not
@@ -108,71 +110,89 @@ function stopReason(failure: WorkerError): GiveUpReason {
  *
  * Cooperative: each attempt gets a signal aborted at min(attempt timeout, deadline) and must stop
  * when it fires; a result that does arrive is returned even if the deadline passed meanwhile (the
- * side effect happened — reporting it as a failure would invite a duplicate).
- *
- * A plain loop rather than p-retry: the success path is one deadline check and one call
- * (`bench/deadline.ts` holds the overhead under 2 µs), and p-retry would turn a success that lands
- * just after an abort into a rejection.
+ * side effect happened — reporting it as a failure would invite a duplicate). That is why p-retry
+ * is not given the deadline's signal: it would turn a success that lands just after the abort into
+ * a rejection. Its own waits are off (`minTimeout: 0`); ours run in `shouldRetry`, which it awaits.
  */
 export async function retry<T>(fn: (attempt: AttemptContext) => Promise<T>, options: RetryOptions): Promise<T> {
   validate(options);
   const { operation, policy, deadline, attemptTimeoutMs } = options;
-
-  const giveUpWith = (failure: WorkerError, reason: GiveUpReason, attemptNumber: number): WorkerError => {
-    options.onGiveUp?.(Object.freeze({ operation, error: failure, attemptNumber, reason }));
-    return failure;
+  const classify = options.classify ?? classifyError;
+  // Why we stopped, when we decided to; p-retry only sees an AbortError or a false from shouldRetry.
+  let stopped: { failure: WorkerError; reason: GiveUpReason; attemptNumber: number } | undefined;
+  const stop = (failure: WorkerError, reason: GiveUpReason, attemptNumber: number): AbortError => {
+    stopped = { failure, reason, attemptNumber };
+    return new AbortError(failure);
   };
 
-  for (let attemptNumber = 1; ; attemptNumber++) {
-    // Never start an attempt once the deadline has passed, even if its timer has not fired yet.
-    const remaining = deadline.remainingMs();
-    if (remaining === 0) {
-      const failure = abortReason(deadline.signal, operation);
-      throw giveUpWith(failure, stopReason(failure), attemptNumber - 1);
-    }
-    // Always a signal of the attempt's own, even without an own timeout: fetch (and the SDKs on
-    // it) leave one 'abort' listener per request on the signal they are given, which must not pile
-    // up on the job's 50-minute deadline signal.
-    const attempt = deadline.child(operation, attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : Number.POSITIVE_INFINITY);
-    const { signal } = attempt;
-    let failure: WorkerError;
-    try {
-      return await fn({ attemptNumber, signal });
-    } catch (error) {
-      // An aborted attempt reports why it was aborted (which timer), not the SDK's AbortError.
-      failure = signal.aborted ? abortReason(signal, operation) : (options.classify ?? classifyError)(error, operation);
-    } finally {
-      attempt.dispose();
-    }
-
-    if (deadline.signal.aborted) throw giveUpWith(failure, stopReason(failure), attemptNumber);
-    if (!failure.retryable) throw giveUpWith(failure, 'permanent', attemptNumber);
-    const retriesLeft = policy.attempts - attemptNumber;
-    if (retriesLeft <= 0) throw giveUpWith(failure, 'attempts-exhausted', attemptNumber);
-
-    const server = failure.retryAfterMs;
-    let delayMs = server ?? backoffDelay(policy, attemptNumber, options.random ?? Math.random);
-    let clamped = false;
-    // At least 1 ms for the next attempt: timers have millisecond granularity, so a wait that ends
-    // right at the deadline loses the race to the deadline's own timer.
-    const room = deadline.remainingMs() - Math.max(1, options.minAttemptMs ?? policy.minDelayMs);
-    if (delayMs > room) {
-      // A server-requested delay is honoured as sent or not at all; a computed one is clamped.
-      if (server !== undefined || room <= 0) throw giveUpWith(failure, 'deadline', attemptNumber);
-      delayMs = room;
-      clamped = true;
-    }
-    options.onRetry?.(
-      Object.freeze({ operation, error: failure, attemptNumber, retriesLeft, delayMs, delaySource: server === undefined ? 'backoff' : 'server', clamped }),
+  try {
+    return await pRetry(
+      async (attemptNumber) => {
+        // Never start an attempt once the deadline has passed, even if its timer has not fired yet.
+        const remaining = deadline.remainingMs();
+        if (remaining === 0) {
+          const failure = abortReason(deadline.signal, operation);
+          throw stop(failure, stopReason(failure), attemptNumber - 1);
+        }
+        // Always a signal of the attempt's own, even without an own timeout: fetch (and the SDKs on
+        // it) leave one 'abort' listener per request on the signal they are given, which must not
+        // pile up on the job's 50-minute deadline signal.
+        const attempt = deadline.child(operation, attemptTimeoutMs !== undefined && attemptTimeoutMs < remaining ? attemptTimeoutMs : Number.POSITIVE_INFINITY);
+        const { signal } = attempt;
+        let failure: WorkerError;
+        try {
+          return await fn({ attemptNumber, signal });
+        } catch (error) {
+          // An aborted attempt reports why it was aborted (which timer), not the SDK's AbortError.
+          failure = signal.aborted ? abortReason(signal, operation) : classify(error, operation);
+        } finally {
+          attempt.dispose();
+        }
+        if (deadline.signal.aborted) throw stop(failure, stopReason(failure), attemptNumber);
+        if (!failure.retryable) throw stop(failure, 'permanent', attemptNumber);
+        if (attemptNumber >= policy.attempts) throw stop(failure, 'attempts-exhausted', attemptNumber);
+        throw failure;
+      },
+      {
+        retries: policy.attempts - 1,
+        minTimeout: 0,
+        shouldRetry: async ({ error, attemptNumber, retriesLeft }) => {
+          const failure = error as WorkerError;
+          const server = failure.retryAfterMs;
+          let delayMs = server ?? backoffDelay(policy, attemptNumber, options.random ?? Math.random);
+          let clamped = false;
+          // At least 1 ms for the next attempt: timers have millisecond granularity, so a wait that
+          // ends right at the deadline loses the race to the deadline's own timer.
+          const room = deadline.remainingMs() - Math.max(1, options.minAttemptMs ?? policy.minDelayMs);
+          if (delayMs > room) {
+            // A server-requested delay is honoured as sent or not at all; a computed one is clamped.
+            if (server !== undefined || room <= 0) {
+              stopped = { failure, reason: 'deadline', attemptNumber };
+              return false;
+            }
+            delayMs = room;
+            clamped = true;
+          }
+          options.onRetry?.(
+            Object.freeze({ operation, error: failure, attemptNumber, retriesLeft, delayMs, delaySource: server === undefined ? 'backoff' : 'server', clamped }),
+          );
+          if (delayMs > 0) {
+            try {
+              await sleep(delayMs, undefined, { signal: deadline.signal });
+            } catch {
+              // Only the deadline's signal can end the wait early: it expired or the job was cancelled.
+              const reason = abortReason(deadline.signal, operation);
+              stopped = { failure: reason, reason: stopReason(reason), attemptNumber };
+              throw reason;
+            }
+          }
+          return true;
+        },
+      },
     );
-    if (delayMs > 0) {
-      try {
-        await sleep(delayMs, undefined, { signal: deadline.signal });
-      } catch {
-        // Only the deadline's signal can end the wait early: it expired or the job was cancelled.
-        const stopped = abortReason(deadline.signal, operation);
-        throw giveUpWith(stopped, stopReason(stopped), attemptNumber);
-      }
-    }
+  } catch (error) {
+    const end = stopped ?? { failure: classify(error, operation), reason: 'attempts-exhausted' as const, attemptNumber: policy.attempts };
+    options.onGiveUp?.(Object.freeze({ operation, error: end.failure, attemptNumber: end.attemptNumber, reason: end.reason }));
+    throw end.failure;
   }
 }

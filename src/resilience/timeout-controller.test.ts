@@ -121,6 +121,27 @@ describe('createTimeoutController', () => {
     assert.ok(disposed.every((c) => !c.signal.aborted));
   });
 
+  it('forwards an abort down a chain of its own controllers without listeners on them', () => {
+    const root = new AbortController();
+    const job = createTimeoutController(root.signal, 1000, timedOut('job'));
+    const attempt = createTimeoutController(job.signal, 500, timedOut('attempt'));
+    const phase = createTimeoutController(attempt.signal, 100, timedOut('phase'));
+    assert.equal(getEventListeners(job.signal, 'abort').length, 0);
+    assert.equal(getEventListeners(attempt.signal, 'abort').length, 0);
+    job.abort('cancelled');
+    assert.equal(attempt.signal.reason, 'cancelled');
+    assert.equal(phase.signal.reason, 'cancelled');
+    mock.timers.tick(1000);
+    assert.equal(phase.signal.reason, 'cancelled', 'its own timer was stopped');
+  });
+
+  it('forwards a parent timer’s reason to its children', () => {
+    const job = createTimeoutController(undefined, 50, timedOut('job'));
+    const attempt = createTimeoutController(job.signal, 500, timedOut('attempt'));
+    mock.timers.tick(50);
+    assert.equal((attempt.signal.reason as Error).message, 'job timed out');
+  });
+
   it('skips a child that another child’s abort handler disposes', () => {
     const parent = new AbortController();
     const a = createTimeoutController(parent.signal, 1000, timedOut('a'));

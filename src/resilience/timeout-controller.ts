@@ -24,37 +24,45 @@ export interface TimeoutController extends Disposable {
 // setTimeout cannot represent longer delays and would fire at once; clamp (≈24.8 days).
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-/**
- * Children of one parent signal share a single 'abort' listener on it. Node's EventTarget walks
- * its whole listener list on every addEventListener (duplicate check), so 10,000 children adding
- * their own listener cost O(n²) — ~170 ms of blocked event loop, which made their own timers fire
- * hundreds of ms late. A Set makes linking and unlinking O(1). The shared listener stays while the
- * parent lives (one per parent, whatever the number of children): removing and re-adding it around
- * every short-lived child would cost more than it saves.
+/*
+ * How children hear that their parent aborted, without one 'abort' listener each. Node's
+ * EventTarget walks its whole listener list on every addEventListener (duplicate check), so 10,000
+ * children with a listener each cost O(n²) — ~170 ms of blocked event loop, which made their own
+ * timers fire hundreds of ms late. Instead:
+ * - a parent that is one of our controllers (a Deadline, an attempt) forwards its abort to its
+ *   children itself: no listener at all. Our signals carry their controller under a symbol — a
+ *   property rather than a WeakMap entry, which the GC traces as an ephemeron and which cost more
+ *   than the whole controller;
+ * - any other parent (a shutdown signal) gets one shared listener that fans out to a Set. It stays
+ *   while the parent lives: removing and re-adding it around every short-lived child would cost
+ *   more than it saves.
+ * Linking and unlinking are O(1) either way.
  */
+const OWNER = Symbol('email-worker.TimeoutController');
+type OwnedSignal = AbortSignal & { [OWNER]?: Controller };
 const fanOuts = new WeakMap<AbortSignal, Set<Controller>>();
 
-function link(parent: AbortSignal, child: Controller): void {
-  let children = fanOuts.get(parent);
-  if (!children) {
-    const set = new Set<Controller>();
-    children = set;
-    fanOuts.set(parent, set);
-    parent.addEventListener(
-      'abort',
-      () => {
-        // Live iteration: a child disposed by another child's abort handler is skipped, as a
-        // removed listener would be.
-        for (const c of set) {
-          set.delete(c);
-          c.parentAborted(parent.reason);
-        }
-        fanOuts.delete(parent);
-      },
-      { once: true },
-    );
+/** The set `child` joins to hear about `parent`'s abort. */
+function childrenOf(parent: AbortSignal): Set<Controller> {
+  const owner = (parent as OwnedSignal)[OWNER];
+  if (owner) return owner.children();
+  let set = fanOuts.get(parent);
+  if (!set) {
+    const children = new Set<Controller>();
+    set = children;
+    fanOuts.set(parent, children);
+    parent.addEventListener('abort', () => abortAll(children, parent.reason), { once: true });
   }
-  children.add(child);
+  return set;
+}
+
+function abortAll(children: Set<Controller>, reason: unknown): void {
+  // Live iteration: a child disposed by another child's abort handler is skipped, as a removed
+  // listener would be.
+  for (const child of children) {
+    children.delete(child);
+    child.parentAborted(reason);
+  }
 }
 
 function fire(controller: Controller): void {
@@ -67,22 +75,23 @@ function fire(controller: Controller): void {
  */
 class Controller implements TimeoutController {
   readonly #controller = new AbortController();
-  readonly #parent: AbortSignal | undefined;
   readonly #onTimeout: () => unknown;
   #timer: NodeJS.Timeout | undefined = undefined;
-  #linked = false;
+  // The set this controller sits in to hear about its parent; undefined when unlinked.
+  #siblings: Set<Controller> | undefined = undefined;
+  #children: Set<Controller> | undefined = undefined;
   #disposed = false;
 
   constructor(parent: AbortSignal | undefined, ms: number, onTimeout: () => unknown) {
-    this.#parent = parent;
     this.#onTimeout = onTimeout;
+    (this.#controller.signal as OwnedSignal)[OWNER] = this;
     if (parent?.aborted) {
       this.#controller.abort(parent.reason);
       return;
     }
     if (parent) {
-      link(parent, this);
-      this.#linked = true;
+      this.#siblings = childrenOf(parent);
+      this.#siblings.add(this);
     }
     this.reset(ms);
   }
@@ -107,7 +116,7 @@ class Controller implements TimeoutController {
   abort(reason: unknown): void {
     this.clear();
     this.#unlink();
-    this.#controller.abort(reason);
+    this.#abort(reason);
   }
 
   dispose(): void {
@@ -121,11 +130,16 @@ class Controller implements TimeoutController {
     this.dispose();
   }
 
-  /** @internal Called by the parent's shared listener. */
+  /** @internal The children linked to this controller's signal. */
+  children(): Set<Controller> {
+    return (this.#children ??= new Set());
+  }
+
+  /** @internal Called when the parent aborts. */
   parentAborted(reason: unknown): void {
-    this.#linked = false;
+    this.#siblings = undefined;
     this.clear();
-    this.#controller.abort(reason);
+    this.#abort(reason);
   }
 
   /** @internal Called by this controller's own timer. */
@@ -133,12 +147,19 @@ class Controller implements TimeoutController {
     this.#timer = undefined;
     // Aborted by its own timer: it no longer needs to hear from the parent.
     this.#unlink();
-    this.#controller.abort(this.#onTimeout());
+    this.#abort(this.#onTimeout());
+  }
+
+  #abort(reason: unknown): void {
+    if (this.#controller.signal.aborted) return;
+    this.#controller.abort(reason);
+    // Listeners on this signal have run; now the children, with the same reason.
+    if (this.#children) abortAll(this.#children, this.#controller.signal.reason);
   }
 
   #unlink(): void {
-    if (this.#linked) fanOuts.get(this.#parent!)?.delete(this);
-    this.#linked = false;
+    this.#siblings?.delete(this);
+    this.#siblings = undefined;
   }
 }
 
