@@ -169,16 +169,19 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     logger,
   });
 
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    await worker.stop(scaleMs(config.timeouts.shutdownGraceS * 1000, config.timeouts));
+    await http.close();
+    await pubsub.close();
+    await closeSharedPandocEngine();
+    alerts.stop();
+  };
   return {
     url: http.url,
     ledger,
     metrics,
-    async stop() {
-      await worker.stop(scaleMs(config.timeouts.shutdownGraceS * 1000, config.timeouts));
-      await http.close();
-      await pubsub.close();
-      await closeSharedPandocEngine();
-      alerts.stop();
-    },
+    // Idempotent: a second SIGTERM (or a test's cleanup) waits for the first stop.
+    stop: () => (stopping ??= stop()),
   };
 }

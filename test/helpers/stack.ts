@@ -21,6 +21,8 @@ export type FileRoute = (req: IncomingMessage, res: ServerResponse) => void;
 export interface Stack {
   config: Config;
   app: RunningApp;
+  /** Stops the worker (SIGTERM path: drain, grace, release) and starts a fresh one on the same subscription. */
+  restartApp(): Promise<void>;
   gemini: Awaited<ReturnType<typeof startGeminiStandin>>;
   mailgun: Awaited<ReturnType<typeof startMailgunStandin>>;
   files: { url: string; routes: Map<string, FileRoute> };
@@ -91,12 +93,16 @@ export async function startStack(options: { env?: Record<string, string>; maxDel
     },
   });
   const logger = createLogger({ level: 'debug', stream: sink, secrets: config.secrets });
-  const app = await startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 } });
+  const start = () => startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 } });
   const publisher = new PubSub({ projectId: config.projectId });
 
-  return {
+  const stack: Stack = {
     config,
-    app,
+    app: await start(),
+    async restartApp() {
+      await stack.app.stop();
+      stack.app = await start();
+    },
     gemini,
     mailgun,
     files: { url: `http://127.0.0.1:${port}`, routes },
@@ -117,7 +123,7 @@ export async function startStack(options: { env?: Record<string, string>; maxDel
       });
     },
     async stop() {
-      await app.stop();
+      await stack.app.stop();
       await publisher.close();
       await gemini.close();
       await mailgun.close();
@@ -126,6 +132,7 @@ export async function startStack(options: { env?: Record<string, string>; maxDel
       resetTimeoutSettings();
     },
   };
+  return stack;
 }
 
 export function sampleJob(overrides: Record<string, unknown> = {}): Record<string, unknown> {
