@@ -76,7 +76,7 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
   const hooks = retryHooks(deps, log);
   try {
     // A crash after the reply was handed to the provider must not become a second reply.
-    if (claim.record.state === 'reply_pending' && (await deps.transport.wasAccepted(replyMessageId))) {
+    if (claim.record.state === 'reply_pending' && (await deps.transport.wasAccepted(replyMessageId, { signal: deadline.signal, timeoutMs: timeouts.mailgunApiMs }))) {
       log.warn('Reply was already accepted by the provider before a restart; not sending again', { replyMessageId });
       await deps.ledger.finish(job.id, deps.owner, 'sent', 'replied');
       return { status: 'replied', duplicate: true };
@@ -226,6 +226,11 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
   const error: WorkerError = isWorkerError(thrown)
     ? thrown
     : permanent(ErrorCodes.INVALID_ARGUMENT, `unexpected failure: ${describeError(thrown)}`, { cause: thrown });
+  if (error.code === ErrorCodes.JOB_BUSY) {
+    // The lease went to another worker: it owns the job and its one reply now.
+    c.log.warn('Stopped: another worker holds this job now', { err: error });
+    return { status: 'busy' };
+  }
   const shuttingDown = c.delivery.shutdownSignal?.aborted === true;
   const attempt = c.delivery.deliveryAttempt ?? 1;
   if (shuttingDown) {
