@@ -1,21 +1,13 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ErrorCodes, isWorkerError, permanent, type WorkerError } from '../errors.ts';
+import { ErrorCodes, permanent } from '../errors.ts';
 import { PandocEngine } from './pandoc-engine.ts';
+import { rejection } from '../../test/helpers/worker-error.ts';
 
 /** A document big enough that converting it to DOCX takes seconds. */
 const BIG = '# Section\n\nSome *text* and a table\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n'.repeat(3000);
 
-async function rejection(promise: Promise<unknown>): Promise<WorkerError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isWorkerError(error), `a WorkerError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('PandocEngine', () => {
   let engine: PandocEngine | undefined;

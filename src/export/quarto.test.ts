@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, isWorkerError, permanent, type WorkerError } from '../errors.ts';
+import { ErrorCodes, permanent } from '../errors.ts';
 import { groupAlive, processAlive, signalGroup } from './process-group.ts';
 import { findOnPath, runQuarto, type QuartoRunOptions } from './quarto.ts';
+import { rejection } from '../../test/helpers/worker-error.ts';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
 
@@ -42,15 +43,6 @@ async function waitForFile(path: string): Promise<void> {
 }
 
 
-async function rejection(promise: Promise<unknown>): Promise<WorkerError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isWorkerError(error), `a WorkerError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
-}
 
 function options(quartoPath: string, dir: string, extra: Partial<QuartoRunOptions> = {}): QuartoRunOptions {
   return { quartoPath, dir, to: 'html', output: 'answer.html', timeoutMs: 10_000, ...extra };

@@ -4,11 +4,12 @@
  */
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ErrorCodes, isWorkerError, type WorkerError } from '../errors.ts';
+import { ErrorCodes } from '../errors.ts';
 import { Deadline } from '../resilience/deadline.ts';
 import type { GiveUpEvent, RetryEvent, RetryPolicy } from '../resilience/retry.ts';
 import { STANDIN_LABEL, startGeminiStandin, type GeminiStandin } from '../dev/gemini-standin.ts';
 import { createGeminiClient, type GeminiClient, type StreamAnswerOptions } from './client.ts';
+import { rejection } from '../../test/helpers/worker-error.ts';
 
 const API_KEY = 'AIzaClientTestKey-0123456789abcdefghij';
 const MODEL = 'gemini-2.5-flash';
@@ -58,15 +59,6 @@ describe('gemini client (stand-in, real SDK)', () => {
     return { options, retries, giveUps, chunks };
   }
 
-  async function rejection(promise: Promise<unknown>): Promise<WorkerError> {
-    try {
-      await promise;
-    } catch (error) {
-      assert.ok(isWorkerError(error), `expected a WorkerError, got ${String(error)}`);
-      return error;
-    }
-    assert.fail('expected a rejection');
-  }
 
   it('streams a complete answer, chunk by chunk', async () => {
     const { options, chunks, retries } = streamOptions();

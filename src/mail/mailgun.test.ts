@@ -1,11 +1,11 @@
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
-import { isWorkerError } from '../errors.ts';
 import { startMailgunStandin, type MailgunStandin } from '../dev/mailgun-standin.ts';
 import { composeReply } from './compose.ts';
 import { classifyMailgunError, createMailgunTransport } from './mailgun.ts';
 import { createTransport } from './transport.ts';
+import { rejection as failure } from '../../test/helpers/worker-error.ts';
 
 const KEY = 'key-mailgun-test-5f0c2a9d81e34b7a';
 const DOMAIN = 'mg.example.com';
@@ -32,16 +32,6 @@ const reply = (messageId = '<r-1@mg.example.com>') =>
 
 const live = () => new AbortController().signal;
 
-/** The error a promise rejects with, asserted to be a WorkerError. */
-async function failure(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isWorkerError(error), `not a WorkerError: ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('createMailgunTransport.send (mailgun.js against the stand-in)', () => {
   it('sends the composed reply with our Message-ID, thread headers and attachments', async () => {

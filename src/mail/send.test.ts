@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isWorkerError } from '../errors.ts';
 import { Deadline } from '../resilience/deadline.ts';
 import type { RetryEvent, RetryPolicy } from '../resilience/retry.ts';
 import { startMailgunStandin, type MailgunStandin, type MailgunStandinOptions } from '../dev/mailgun-standin.ts';
@@ -11,6 +10,7 @@ import { composeReply } from './compose.ts';
 import { createMailgunTransport } from './mailgun.ts';
 import { createOutboxTransport } from './outbox.ts';
 import { sendExactlyOnce } from './send.ts';
+import { rejection as failure } from '../../test/helpers/worker-error.ts';
 
 const KEY = 'key-send-test-9b1e7c3d5a2f4e60';
 const DOMAIN = 'mg.example.com';
@@ -32,15 +32,6 @@ const reply = (messageId = '<r-1@mg.example.com>') =>
 
 const posts = (s: MailgunStandin) => s.requests.filter((r) => r.route === 'messages').length;
 
-async function failure(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(isWorkerError(error), `not a WorkerError: ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
-}
 
 describe('sendExactlyOnce with Mailgun (stand-in)', () => {
   it('retries 500 twice and records exactly one message', async () => {
