@@ -5,6 +5,9 @@
  */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getTimeouts } from '../src/timeouts/engine.ts';
 import { GEMINI_KEY, MAILGUN_KEY, eventually, sampleJob, startStack, type Stack } from './helpers/stack.ts';
 
@@ -156,6 +159,23 @@ describe('pipeline: pull → reply', () => {
     assert.match(JSON.stringify(logged.err), /messageId/);
     await eventually(() => stack!.mailgun.messages.length === 1);
     assert.equal(stack.mailgun.messages[0]!.fields.to, 'bob@example.com');
+  });
+
+  it('writes the reply as an RFC 5322 .eml file to OUTBOX_DIR when Mailgun is not configured', async () => {
+    const outbox = await mkdtemp(join(tmpdir(), 'outbox-'));
+    stack = await startStack({ env: { MAILGUN_API_KEY: '', OUTBOX_DIR: outbox } });
+    const job = sampleJob({ subject: 'Offline' });
+    await stack.publish(job);
+    const done = await stack.waitForLog(finished);
+    const files = (await readdir(outbox)).filter((f) => f.endsWith('.eml'));
+    assert.equal(files.length, 1);
+    assert.equal(done.path, join(outbox, files[0]!));
+    const eml = await readFile(join(outbox, files[0]!), 'utf8');
+    assert.match(eml, /^Subject: Re: Offline\r?$/m);
+    assert.match(eml, new RegExp(`^In-Reply-To: ${String(job.messageId)}\\r?$`, 'm'));
+    assert.match(eml, /^Auto-Submitted: auto-replied\r?$/m);
+    assert.equal(stack.mailgun.messages.length, 0);
+    await rm(outbox, { recursive: true, force: true });
   });
 
   it('never puts secrets into a reply or the logs', async () => {

@@ -7,14 +7,13 @@
  * caller's `signal` (per-attempt / per-file / job) passed into the request: cooperative, the
  * socket is torn down when it aborts.
  */
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Agent, request } from 'undici';
 import { ErrorCodes, permanent, retryable, type WorkerError } from '../errors.ts';
 import { isRetryableStatus } from '../resilience/classify.ts';
 import { parseRetryAfter } from '../resilience/retry-after.ts';
-import { ByteLimit, tooLarge } from './size-limit.ts';
+import { CappedFileWriter, tooLarge } from './size-limit.ts';
 import type { HostResolver } from './types.ts';
 import { checkUrl, isMailgunOrigin, normalizeHost, pinnedLookup, refused, resolveAllowed, type UrlPolicy } from './url-policy.ts';
 
@@ -111,15 +110,15 @@ export async function fetchToFile(rawUrl: string, target: string, options: Fetch
         throw tooLarge(options.maxBytes, { declaredBytes: declared, phase: 'content-length' });
       }
 
-      const limit = new ByteLimit(options.maxBytes);
+      const file = new CappedFileWriter(target, options.maxBytes);
       try {
-        await pipeline(response.body, limit, createWriteStream(target, { flags: 'wx' }), { signal: options.signal });
+        await pipeline(response.body, file, { signal: options.signal });
       } catch (error) {
         await rm(target, { force: true });
         throw error;
       }
       const contentType = header(response.headers, 'content-type');
-      return { bytes: limit.bytes, finalUrl: url.href, ...(contentType ? { contentType } : {}) };
+      return { bytes: file.bytes, finalUrl: url.href, ...(contentType ? { contentType } : {}) };
     } finally {
       await agent.destroy().catch(() => {});
     }

@@ -2,7 +2,8 @@
  * The size cap, enforced on the bytes that actually arrive: a lying or absent Content-Length
  * cannot get more than `maxBytes` onto the disk.
  */
-import { Transform } from 'node:stream';
+import { close, open, writev } from 'node:fs';
+import { Transform, Writable } from 'node:stream';
 import { ErrorCodes, permanent, type WorkerError } from '../errors.ts';
 
 export const DEFAULT_MAX_BYTES = 25 * 1024 * 1024;
@@ -57,4 +58,94 @@ export function base64DecodedSize(base64: string): number {
     padding = c === 0x3d ? padding + 1 : 0;
   }
   return Math.floor((length * 3) / 4) - Math.min(padding, 2);
+}
+
+/** Buffered by {@link CappedFileWriter} while a write is in flight, by default. */
+export const FILE_WRITER_HIGH_WATER_MARK = 1024 * 1024;
+
+/**
+ * Writes a stream to a new file (created exclusively, `wx`) and fails it, before writing the
+ * chunks that would pass `maxBytes`, with the same error as {@link ByteLimit}.
+ *
+ * The download path's sink: one stream instead of `ByteLimit` + `fs.createWriteStream`, and the
+ * chunks that arrive while a write is in flight go to the disk together in one `writev` (a 1 MiB
+ * buffer, not createWriteStream's 16 KiB). Measured in `bench/pipeline` (200 MB over loopback):
+ * about twice the speed of the Transform + WriteStream pair, with less garbage per chunk.
+ * The file descriptor is closed before 'finish', so the file is complete when a pipeline ends.
+ */
+export class CappedFileWriter extends Writable {
+  /** Bytes accepted so far (written, or being written). */
+  bytes = 0;
+  readonly maxBytes: number;
+  readonly path: string;
+  #fd: number | undefined;
+
+  constructor(path: string, maxBytes: number, options: { highWaterMark?: number } = {}) {
+    super({ highWaterMark: options.highWaterMark ?? FILE_WRITER_HIGH_WATER_MARK });
+    this.path = path;
+    this.maxBytes = maxBytes;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    open(this.path, 'wx', (error, fd) => {
+      if (!error) this.#fd = fd;
+      callback(error);
+    });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.#writeAll([chunk], callback);
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
+    this.#writeAll(
+      chunks.map((c) => c.chunk),
+      callback,
+    );
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#close(callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#close((closeError) => callback(error ?? closeError));
+  }
+
+  #writeAll(buffers: Buffer[], callback: (error?: Error | null) => void): void {
+    let size = 0;
+    for (const b of buffers) size += b.length;
+    this.bytes += size;
+    if (this.bytes > this.maxBytes) {
+      callback(tooLarge(this.maxBytes, { receivedBytes: this.bytes, phase: 'stream' }));
+      return;
+    }
+    writeFully(this.#fd!, buffers, size, callback);
+  }
+
+  #close(callback: (error?: Error | null) => void): void {
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd === undefined) callback();
+    else close(fd, (error) => callback(error));
+  }
+}
+
+/** `writev` until every byte is written: a write to a file may take fewer bytes than it was given. */
+function writeFully(fd: number, buffers: Buffer[], size: number, callback: (error?: Error | null) => void): void {
+  writev(fd, buffers, (error, written) => {
+    if (error) return callback(error);
+    if (written >= size) return callback();
+    let skip = written;
+    const rest: Buffer[] = [];
+    for (const b of buffers) {
+      if (skip >= b.length) {
+        skip -= b.length;
+        continue;
+      }
+      rest.push(skip ? b.subarray(skip) : b);
+      skip = 0;
+    }
+    writeFully(fd, rest, size - written, callback);
+  });
 }
