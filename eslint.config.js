@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'bench/results/', 'outbox/', '.demo/'] },
+  { ignores: ['node_modules/', 'bench/results/', 'outbox/', '.demo/', '.dev/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -21,7 +21,7 @@ export interface StandinsSpec {
   gemini: Pick<GeminiStandinOptions, 'chunkCount' | 'chunkDelayMs' | 'streamDurationMs'>;
   /** The only Mailgun API key accepted. */
   mailgunKey: string;
-  /** Serve `GET /file` with this many bytes (64 KiB writes, Content-Length set). @defaultValue no file server */
+  /** Serve `GET /file` with this many bytes (64 KiB writes, Content-Length set; `?bytes=N` for fewer). @defaultValue no file server */
   fileBytes?: number;
 }
 
@@ -99,11 +99,13 @@ function fileServer(bytes: number): Promise<Server> {
   const block = Buffer.alloc(64 * 1024, 0x61);
   const server = createServer((req, res) => {
     req.resume();
-    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': bytes });
+    const asked = Number(new URL(req.url ?? '/', 'http://file').searchParams.get('bytes') ?? bytes);
+    const size = Math.min(bytes, Number.isFinite(asked) && asked >= 0 ? asked : bytes);
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
     let sent = 0;
     const pump = () => {
-      while (sent < bytes) {
-        const n = Math.min(block.length, bytes - sent);
+      while (sent < size) {
+        const n = Math.min(block.length, size - sent);
         sent += n;
         if (!res.write(n === block.length ? block : block.subarray(0, n))) return void res.once('drain', pump);
       }

@@ -16,7 +16,9 @@ import { Duration, PubSub, type Subscription, type Topic } from '@google-cloud/p
 import type { Config } from '../config.ts';
 
 export function createPubSub(config: Pick<Config, 'projectId' | 'pubsub'>): PubSub {
-  // The emulator needs no credentials but does need a project id; set env before the client exists.
+  // The emulator needs no credentials but does need a project id. With no metadata server to ask,
+  // the auth library would print a MetadataLookupWarning on every start.
+  if (config.pubsub.emulatorHost) process.env.METADATA_SERVER_DETECTION ??= 'none';
   return new PubSub({ projectId: config.projectId });
 }
 
