@@ -61,21 +61,21 @@ function summarize(latenessMs: number[]): Record<string, number> {
   };
 }
 
-/** 10,000 independent deadlines; resolves with each one's lateness. */
-async function latencyOfDeadlines(): Promise<number[]> {
-  const lateness: number[] = [];
+/** Creates one timer per expiry with `make`, and measures how late each abort ran. */
+async function lateness(make: (ms: number) => { signal: AbortSignal } & Disposable): Promise<number[]> {
+  const late: number[] = [];
+  const timers: Disposable[] = [];
   const pending: Promise<void>[] = [];
-  const deadlines: Deadline[] = [];
   for (const ms of expiries(TIMERS)) {
     const created = performance.now();
-    const deadline = Deadline.after(ms, { label: 'bench' });
-    deadlines.push(deadline);
+    const timer = make(ms);
+    timers.push(timer);
     pending.push(
       new Promise((resolve) =>
-        deadline.signal.addEventListener(
+        timer.signal.addEventListener(
           'abort',
           () => {
-            lateness.push(performance.now() - created - ms);
+            late.push(performance.now() - created - ms);
             resolve();
           },
           { once: true },
@@ -84,36 +84,17 @@ async function latencyOfDeadlines(): Promise<number[]> {
     );
   }
   await Promise.all(pending);
-  for (const d of deadlines) d.dispose();
-  return lateness;
+  for (const t of timers) t[Symbol.dispose]();
+  return late;
 }
+
+/** 10,000 independent deadlines; resolves with each one's lateness. */
+const latencyOfDeadlines = () => lateness((ms) => Deadline.after(ms, { label: 'bench' }));
 
 /** 10,000 child timeouts of one job deadline (which itself never fires during the run). */
 async function latencyOfChildren(): Promise<number[]> {
   using job = Deadline.after(60_000, { label: 'bench job' });
-  const lateness: number[] = [];
-  const pending: Promise<void>[] = [];
-  const children: Disposable[] = [];
-  for (const ms of expiries(TIMERS)) {
-    const created = performance.now();
-    const child = job.child('bench.op', ms);
-    children.push(child);
-    pending.push(
-      new Promise((resolve) =>
-        child.signal.addEventListener(
-          'abort',
-          () => {
-            lateness.push(performance.now() - created - ms);
-            resolve();
-          },
-          { once: true },
-        ),
-      ),
-    );
-  }
-  await Promise.all(pending);
-  for (const c of children) c[Symbol.dispose]();
-  return lateness;
+  return await lateness((ms) => job.child('bench.op', ms));
 }
 
 const POLICY: RetryPolicy = { attempts: 5, minDelayMs: 5, maxDelayMs: 300 };

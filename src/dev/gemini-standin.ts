@@ -43,6 +43,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'winston';
+import { closeServer } from './close-server.ts';
 
 export type Scenario =
   | { kind: 'ok' }
@@ -550,14 +551,7 @@ export async function startGeminiStandin(options: GeminiStandinOptions = {}): Pr
       markerUses.clear();
       fallback = { kind: 'ok' };
     },
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Hanging streams would otherwise keep close() waiting forever.
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () => closeServer(server, timers),
   };
 }
 

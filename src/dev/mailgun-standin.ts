@@ -34,6 +34,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import type { Logger } from 'winston';
+import { closeServer } from './close-server.ts';
 
 export type MailgunScenario = (
   | { kind: 'ok' }
@@ -413,14 +414,7 @@ export async function startMailgunStandin(options: MailgunStandinOptions = {}): 
     enqueue(...scenarios) {
       queue.push(...scenarios);
     },
-    async close() {
-      for (const t of timers) clearTimeout(t);
-      timers.clear();
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      // Held-back answers and keep-alive sockets would otherwise keep close() waiting.
-      server.closeAllConnections();
-      await closed;
-    },
+    close: () => closeServer(server, timers),
   };
 }
 
