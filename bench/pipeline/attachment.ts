@@ -10,9 +10,16 @@
  *   just before it (after a GC); also the kernel's peak RSS (`maxRSS`) growth over the whole
  *   scenario, which no sampling can miss.
  *
+ * - Ceilings, same server, same process, after the measured rounds: a plain Node socket reading the response and dropping it
+ *   (no HTTP parsing, no disk), and undici reading and dropping the body (no disk). They show how
+ *   much of the distance to curl is Node's socket path rather than the product's.
+ *
  * Standalone: `npx node --expose-gc bench/pipeline/attachment.ts`.
  */
 import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { Writable } from 'node:stream';
+import { Agent, stream } from 'undici';
 import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +34,35 @@ const run = promisify(execFile);
 async function curlSeconds(url: string, file: string): Promise<number> {
   const { stdout } = await run('curl', ['-sS', '--fail', '-o', file, '-w', '%{time_total}', url]);
   return Number(stdout.trim());
+}
+
+/** Seconds for a plain socket to receive `size` body bytes (plus headers), dropping them. */
+async function socketDiscard(url: string, size: number): Promise<number> {
+  const { hostname, port, pathname } = new URL(url);
+  const start = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    let received = 0;
+    const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostname}\r\nConnection: close\r\n\r\n`));
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received >= size) {
+        socket.destroy();
+        resolve();
+      }
+    });
+    socket.once('error', reject);
+  });
+  return (performance.now() - start) / 1000;
+}
+
+/** Seconds for undici to receive the body, dropping it. */
+async function undiciDiscard(url: string): Promise<number> {
+  const agent = new Agent();
+  const start = performance.now();
+  await stream(url, { method: 'GET', dispatcher: agent, opaque: null }, () => new Writable({ write: (_chunk, _encoding, done) => done() }));
+  const seconds = (performance.now() - start) / 1000;
+  await agent.close();
+  return seconds;
 }
 
 /** One download through the product's step; returns seconds and the RSS growth over the RSS just before. */
@@ -78,6 +114,8 @@ export async function attachment(o: { sizeMB: number; rounds: number }) {
     const rssStart = process.memoryUsage().rss;
     const curl: number[] = [];
     const worker: number[] = [];
+    const socketOnly: number[] = [];
+    const undiciOnly: number[] = [];
     const growth: number[] = [];
     // They alternate who goes first, so both see the same machine (other load, page-cache state)
     // as closely as possible.
@@ -106,6 +144,11 @@ export async function attachment(o: { sizeMB: number; rounds: number }) {
     }
     // The kernel's high-water mark cannot miss a short peak between two samples.
     const maxRssGrowth = process.resourceUsage().maxRSS * 1024 - Math.max(maxRssBefore, rssStart);
+    // After the high-water mark was read: these leave garbage of their own.
+    for (let i = 0; i < o.rounds; i++) {
+      socketOnly.push(await socketDiscard(url, size));
+      undiciOnly.push(await undiciDiscard(url));
+    }
     const curlMBs = o.sizeMB / median(curl);
     const oursMBs = o.sizeMB / median(worker);
     const rssGrowth = Math.max(...growth);
@@ -117,6 +160,10 @@ export async function attachment(o: { sizeMB: number; rounds: number }) {
       curlMBPerSRounds: curl.map((s) => round(o.sizeMB / s)),
       workerMBPerSRounds: worker.map((s) => round(o.sizeMB / s)),
       vsCurl: round(oursMBs / curlMBs, 3),
+      ceilings: {
+        nodeSocketDiscardMBPerS: round(o.sizeMB / median(socketOnly)),
+        undiciDiscardMBPerS: round(o.sizeMB / median(undiciOnly)),
+      },
       rssGrowthMB: mb(rssGrowth),
       maxRssGrowthMB: mb(maxRssGrowth),
       targets: { vsCurl: '≥ 0.8', rssGrowthMB: '< 64' },

@@ -9,7 +9,6 @@
  * - A failed or refused file never fails the job: it comes back `ok: false` with a short reason
  *   for the reply. Only the deadline itself (or a shutdown) ends the step with an error.
  */
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -21,7 +20,7 @@ import { retry } from '../resilience/retry.ts';
 import { fetchToFile } from './fetch-url.ts';
 import { safeFileName } from './file-names.ts';
 import { resolveContentType } from './mime.ts';
-import { ByteLimit, DEFAULT_MAX_BYTES, base64DecodedSize, tooLarge } from './size-limit.ts';
+import { CappedFileWriter, DEFAULT_MAX_BYTES, base64DecodedSize, tooLarge } from './size-limit.ts';
 import type { AttachmentResult, DownloadAttachmentsOptions, JobAttachment } from './types.ts';
 import { DEFAULT_ALLOWED_HOSTS } from './url-policy.ts';
 
@@ -122,9 +121,9 @@ async function writeBase64(base64: string, path: string, maxBytes: number): Prom
   function* slices() {
     for (let i = 0; i < clean.length; i += SLICE) yield Buffer.from(clean.slice(i, i + SLICE), 'base64');
   }
-  const limit = new ByteLimit(maxBytes);
-  await pipeline(Readable.from(slices()), limit, createWriteStream(path, { flags: 'wx' }));
-  return limit.bytes;
+  const file = new CappedFileWriter(path, maxBytes);
+  await pipeline(Readable.from(slices()), file);
+  return file.bytes;
 }
 
 function asAttachmentError(thrown: unknown, deadline: Deadline): WorkerError {

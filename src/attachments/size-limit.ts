@@ -3,7 +3,7 @@
  * cannot get more than `maxBytes` onto the disk.
  */
 import { close, open, writev } from 'node:fs';
-import { Transform, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { ErrorCodes, permanent, type WorkerError } from '../errors.ts';
 
 export const DEFAULT_MAX_BYTES = 25 * 1024 * 1024;
@@ -26,26 +26,6 @@ export function tooLarge(maxBytes: number, details: Record<string, unknown> = {}
   return permanent(ErrorCodes.ATTACHMENT_TOO_LARGE, `attachment ${reason}`, { details: { ...details, maxBytes, reason } });
 }
 
-/** A pass-through that counts bytes and fails the pipeline as soon as the count passes `maxBytes`. */
-export class ByteLimit extends Transform {
-  bytes = 0;
-  readonly maxBytes: number;
-
-  constructor(maxBytes: number) {
-    super();
-    this.maxBytes = maxBytes;
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null, data?: Buffer) => void): void {
-    this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) {
-      callback(tooLarge(this.maxBytes, { receivedBytes: this.bytes, phase: 'stream' }));
-      return;
-    }
-    callback(null, chunk);
-  }
-}
-
 /** Upper bound of the bytes a base64 text decodes to, computed without decoding it. */
 export function base64DecodedSize(base64: string): number {
   let length = 0;
@@ -64,14 +44,14 @@ export function base64DecodedSize(base64: string): number {
 export const FILE_WRITER_HIGH_WATER_MARK = 1024 * 1024;
 
 /**
- * Writes a stream to a new file (created exclusively, `wx`) and fails it, before writing the
- * chunks that would pass `maxBytes`, with the same error as {@link ByteLimit}.
+ * Writes a stream to a new file (created exclusively, `wx`), counting the bytes, and fails it with
+ * {@link tooLarge} before writing the chunks that would pass `maxBytes`.
  *
- * The download path's sink: one stream instead of `ByteLimit` + `fs.createWriteStream`, and the
- * chunks that arrive while a write is in flight go to the disk together in one `writev` (a 1 MiB
- * buffer, not createWriteStream's 16 KiB). Measured in `bench/pipeline` (200 MB over loopback):
- * about twice the speed of the Transform + WriteStream pair, with less garbage per chunk.
- * The file descriptor is closed before 'finish', so the file is complete when a pipeline ends.
+ * The download path's sink. It replaced a counting Transform piped into `fs.createWriteStream`:
+ * one stream instead of two, and the chunks that arrive while a write is in flight go to the disk
+ * together in one `writev` (up to a 1 MiB buffer rather than WriteStream's 16 KiB). Measured in
+ * `bench/pipeline` (200 MB over loopback): from ~255 to ~420 MB/s. The file descriptor is closed
+ * before 'finish', so the file is complete when the pipeline resolves.
  */
 export class CappedFileWriter extends Writable {
   /** Bytes accepted so far (written, or being written). */
