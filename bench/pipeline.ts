@@ -9,9 +9,10 @@
  * 3. `pipeline/slow-jobs.ts` — 1,000 concurrent 30 s jobs in one process. Targets: peak RSS
  *    < 400 MB, event-loop lag p99 < 50 ms, 1,000 streams open at once.
  *
- * Scenarios 3 and 1 are repeated with `--max-semi-space-size=16` (a young generation of at most
- * 2 × 16 MB instead of V8's 2 × 64 MB on this 24 GiB machine): what it saves in RSS, what it costs
- * in throughput. The product starts without it today; see bench/README.md.
+ * Scenarios 3 and 1 are repeated with the worker's production Node flags (`WORKER_NODE_FLAGS`:
+ * `--max-semi-space-size=16`, a young generation of at most 2 × 16 MB instead of V8's 2 × 64 MB on
+ * this 24 GiB machine), which `npm start` and the Dockerfile use: what they save in RSS, what they
+ * cost in throughput. See bench/README.md.
  *
  * Every scenario runs in a fresh Node process, so that none inherits another's heap, JIT state or
  * connection pools; the stand-ins run in a process of their own. One emulator serves all.
@@ -21,12 +22,13 @@
  */
 import { join } from 'node:path';
 import { startEmulator } from '../src/dev/emulator.ts';
+import { WORKER_NODE_FLAGS } from '../src/dev/local-stack.ts';
 import { PROJECT, runInChild } from './pipeline/common.ts';
 
 const scenario = (file: string) => join(import.meta.dirname, 'pipeline', file);
 
-/** The flag scenarios 3 and 1 are repeated with: a young generation of at most 2 × 16 MB. */
-export const SEMI_SPACE_FLAG = '--max-semi-space-size=16';
+/** The flags scenarios 3 and 1 are repeated with: the worker's production flags. */
+export const PRODUCTION_FLAGS = WORKER_NODE_FLAGS;
 
 export async function run(): Promise<object> {
   process.env.METADATA_SERVER_DETECTION = 'none';
@@ -46,8 +48,8 @@ export async function run(): Promise<object> {
     if (wanted.has('attachment')) await step('attachment', 'attachment.ts');
     if (wanted.has('slow')) await step('slowJobs', 'slow-jobs.ts');
     if (wanted.has('semispace')) {
-      await step('slowJobsSemiSpace16', 'slow-jobs.ts', ['--expose-gc', SEMI_SPACE_FLAG]);
-      await step('throughputSemiSpace16', 'throughput.ts', ['--expose-gc', SEMI_SPACE_FLAG]);
+      await step('slowJobsSemiSpace16', 'slow-jobs.ts', ['--expose-gc', ...PRODUCTION_FLAGS]);
+      await step('throughputSemiSpace16', 'throughput.ts', ['--expose-gc', ...PRODUCTION_FLAGS]);
     }
   } finally {
     await emulator?.stop();

@@ -50,7 +50,7 @@ export const FILE_WRITER_HIGH_WATER_MARK = 1024 * 1024;
  * The download path's sink. It replaced a counting Transform piped into `fs.createWriteStream`:
  * one stream instead of two, and the chunks that arrive while a write is in flight go to the disk
  * together in one `writev` (up to a 1 MiB buffer rather than WriteStream's 16 KiB). Measured in
- * `bench/pipeline` (200 MB over loopback): from ~255 to ~420 MB/s. The file descriptor is closed
+ * `bench/pipeline` (200 MB over loopback): from ~255 to ~390–440 MB/s. The file descriptor is closed
  * before 'finish', so the file is complete when the pipeline resolves.
  */
 export class CappedFileWriter extends Writable {

@@ -17,6 +17,8 @@ import { startGeminiStandin, type GeminiStandin } from './gemini-standin.ts';
 import { startMailgunStandin, type MailgunStandin } from './mailgun-standin.ts';
 
 export const ROOT = resolve(import.meta.dirname, '../..');
+/** The Node flags the worker runs with in production (`npm start`, the Dockerfile). */
+export const WORKER_NODE_FLAGS = ['--max-semi-space-size=16'];
 
 export interface LocalStackOptions {
   /** Working folder: outbox, worker log. */
@@ -149,7 +151,7 @@ async function startFileServer(routes: Record<string, string>): Promise<{ server
 
 function startWorker(env: NodeJS.ProcessEnv, logPath: string, echo: boolean) {
   // Detached: the worker leads its own process group, so stopping it stops anything it started.
-  const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, join(ROOT, 'src/main.ts')], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   const entries: LogEntry[] = [];
   const lines: string[] = [];
   const waiters = new Set<{ match: (e: LogEntry) => boolean; resolve: (e: LogEntry) => void }>();

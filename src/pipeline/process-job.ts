@@ -86,7 +86,7 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
     using answerDeadline = Deadline.after(answerBudget, { label: 'answer', parent: deadline.signal });
 
     const http = getHttpTimeouts(context);
-    // Most jobs have no attachments: then no step and no temp dir (mkdtemp + rm per job showed in the throughput profile).
+    // Most jobs have no attachments: no step then, and no temp dir (mkdtemp + rm cost ~0.4 ms CPU per job).
     const attachments = job.attachments.length
       ? await steps.time('download', async () =>
           deps.downloadAttachments(job.attachments, {
