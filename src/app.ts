@@ -29,9 +29,8 @@ import type { PipelineServices } from './pipeline/services.ts';
 import { createPubSub, ensureResources } from './worker/pubsub-resources.ts';
 import { startPullWorker } from './worker/pull-worker.ts';
 import { pullLeaseExtensionS } from './timeouts/chain.ts';
-import { scaleMs } from './timeouts/engine.ts';
 import { Deadline } from './resilience/deadline.ts';
-import { getRetryConfig, getTimeouts } from './timeouts/engine.ts';
+import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
 
 export interface RunningApp {
   url: string;

@@ -4,7 +4,7 @@
  * as text, and links keep only http(s)/mailto targets.
  */
 import { Marked } from 'marked';
-import { describeError } from '../errors.ts';
+import { ErrorCodes, isWorkerError } from '../errors.ts';
 
 export interface ReplyBodyInput {
   answer: { text: string; complete: boolean; stoppedBy?: unknown };
@@ -52,9 +52,9 @@ export function replyNotes(input: ReplyBodyInput): string[] {
 }
 
 function plainStop(reason: unknown): string {
-  const text = describeError(reason);
-  if (/DEADLINE/.test(text)) return 'the time limit for one message was reached';
-  if (/TIMEOUT/.test(text)) return 'the answering service stopped responding';
+  const code = isWorkerError(reason) ? reason.code : undefined;
+  if (code === ErrorCodes.DEADLINE_EXCEEDED) return 'the time limit for one message was reached';
+  if (code === ErrorCodes.TIMEOUT) return 'the answering service stopped responding';
   return 'the answering service was interrupted';
 }
 
