@@ -2,7 +2,7 @@
  * The HTTP surface served by express (SPEC §4): liveness, readiness, Prometheus metrics.
  * Ingress routes (Mailgun webhook, push delivery, API) mount on the same app.
  */
-import express, { type Express } from 'express';
+import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
 
@@ -14,11 +14,17 @@ export interface HttpServerOptions {
   readinessChecks: Record<string, () => Promise<void>>;
   /** Bound on each readiness check. @defaultValue 2000 */
   readinessTimeoutMs?: number;
+  /**
+   * Feature routers (Mailgun webhook, push delivery, API), mounted before the built-in routes.
+   * Each owns its body parsing and limits: the app itself parses no bodies.
+   */
+  routers?: ReadonlyArray<Router | RequestHandler>;
 }
 
 export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>): Express {
   const app = express();
   app.disable('x-powered-by');
+  for (const router of options.routers ?? []) app.use(router);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
