@@ -4,9 +4,10 @@
 # test/dockerfile.test.ts checks this file, and test/production-install.test.ts runs what it runs
 # (`npm ci --omit=dev`, then `node src/main.ts`) from a temp dir.
 #
-# Expected size (estimated, not measured here): ≈ 200 MB node:24-bookworm-slim + ≈ 420 MB Quarto
-# (Deno, Pandoc, Typst, Dart Sass, esbuild) + production node_modules (`du` in
-# test/production-install.test.ts's log, ≈ 150 MB) ≈ 0.8 GB uncompressed, ≈ 300 MB compressed.
+# Expected size ≈ 0.85 GB uncompressed (≈ 300 MB compressed): ≈ 200 MB node:24-bookworm-slim,
+# ≈ 420 MB Quarto (Deno, Pandoc, Typst, Dart Sass, esbuild; estimated from the release, not built
+# here), 216 MB production node_modules (measured by test/production-install.test.ts; pandoc-wasm
+# and the Typst compiler are most of it), ≈ 7 MB compile cache.
 
 # ── Production dependencies ──────────────────────────────────────────────────────────────────────
 FROM node:24-bookworm-slim AS deps
