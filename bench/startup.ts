@@ -17,7 +17,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -107,6 +107,7 @@ export async function run(): Promise<object> {
     await once('worker+cache', env, cacheDir);
     await once('worker', env, cacheDir);
 
+    const loadBefore = loadavg();
     const results: Record<Variant, number[]> = { floor: [], worker: [], 'worker+cache': [] };
     const order: Variant[] = ['floor', 'worker', 'worker+cache'];
     for (let round = 0; round < ROUNDS; round++) {
@@ -119,6 +120,8 @@ export async function run(): Promise<object> {
     const out = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, summary(v)])) as Record<Variant, ReturnType<typeof summary>>;
     return {
       rounds: ROUNDS,
+      // 1-minute load average before and after: on a shared 2-core machine every figure scales with it.
+      loadAverage1m: { before: Number(loadBefore[0]!.toFixed(2)), after: Number(loadavg()[0]!.toFixed(2)) },
       targetMs: TARGET_MS,
       meetsTarget: out['worker+cache'].medianMs < TARGET_MS,
       aboveFloorMs: { worker: out.worker.medianMs - out.floor.medianMs, 'worker+cache': out['worker+cache'].medianMs - out.floor.medianMs },
