@@ -1,17 +1,25 @@
+# Names as locals: the service's env names the subscription, and the push subscription names the
+# service's URL — through the resources that would be a dependency cycle.
+locals {
+  topic_name        = "email-worker-jobs"
+  dead_topic_name   = "email-worker-jobs-dead"
+  subscription_name = "email-worker-jobs-worker"
+}
+
 resource "google_pubsub_topic" "jobs" {
-  name       = "email-worker-jobs"
+  name       = local.topic_name
   depends_on = [google_project_service.apis]
 }
 
 resource "google_pubsub_topic" "dead" {
-  name       = "email-worker-jobs-dead"
+  name       = local.dead_topic_name
   depends_on = [google_project_service.apis]
 }
 
 # One subscription for either topology: push delivers to the service's /pubsub/push with an OIDC
 # token; pull leaves push_config out and the worker pool pulls. Timings: engine.tf.
 resource "google_pubsub_subscription" "jobs" {
-  name                       = "email-worker-jobs-worker"
+  name                       = local.subscription_name
   topic                      = google_pubsub_topic.jobs.id
   ack_deadline_seconds       = local.ack_deadline_s
   message_retention_duration = "604800s"

@@ -9,9 +9,9 @@ locals {
     GOOGLE_CLOUD_PROJECT         = var.project_id
     LOG_LEVEL                    = var.log_level
     WORKER_CONCURRENCY           = tostring(var.worker_concurrency)
-    PUBSUB_TOPIC                 = google_pubsub_topic.jobs.name
-    PUBSUB_SUBSCRIPTION          = google_pubsub_subscription.jobs.name
-    PUBSUB_DEAD_LETTER_TOPIC     = google_pubsub_topic.dead.name
+    PUBSUB_TOPIC                 = local.topic_name
+    PUBSUB_SUBSCRIPTION          = local.subscription_name
+    PUBSUB_DEAD_LETTER_TOPIC     = local.dead_topic_name
     PUBSUB_MAX_DELIVERY_ATTEMPTS = tostring(local.max_delivery_attempts)
     CLOUD_RUN_TIMEOUT_S          = tostring(local.cloud_run_timeout_s)
     SHUTDOWN_GRACE_S             = tostring(local.shutdown_grace_s)
@@ -44,7 +44,8 @@ resource "google_cloud_run_v2_service" "app" {
   location            = var.region
   ingress             = "INGRESS_TRAFFIC_ALL"
   deletion_protection = false
-  depends_on          = [google_project_service.apis, google_secret_manager_secret_iam_member.readers]
+  # Readiness needs its roles in place (Pub/Sub, Firestore) and its secrets readable.
+  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.readers, google_project_iam_member.firestore_user, google_pubsub_topic_iam_member.viewer]
 
   template {
     service_account = google_service_account.app.email
@@ -131,7 +132,8 @@ resource "google_cloud_run_v2_worker_pool" "worker" {
   location            = var.region
   launch_stage        = "BETA"
   deletion_protection = false
-  depends_on          = [google_project_service.apis, google_secret_manager_secret_iam_member.readers]
+  # Readiness needs its roles in place (Pub/Sub, Firestore) and its secrets readable.
+  depends_on = [google_project_service.apis, google_secret_manager_secret_iam_member.readers, google_project_iam_member.firestore_user, google_pubsub_topic_iam_member.viewer]
 
   scaling {
     scaling_mode          = "MANUAL"

@@ -114,6 +114,14 @@ describe('infra/ agrees with the timeout engine', () => {
       const { plain } = envOf(service());
       assert.equal(tf.evaluate(plain.PUBSUB_MAX_DELIVERY_ATTEMPTS, topology), String(tf.local('max_delivery_attempts', topology)));
     }
+    // Resource names as the code's defaults, so a local run talks to the same names.
+    const { plain } = envOf(service());
+    const defaults = loadConfig({ GEMINI_BASE_URL: 'http://x' }).pubsub;
+    assert.deepEqual(
+      [plain.PUBSUB_TOPIC, plain.PUBSUB_SUBSCRIPTION, plain.PUBSUB_DEAD_LETTER_TOPIC].map((e) => tf.evaluate(e)),
+      [defaults.topic, defaults.subscription, defaults.deadLetterTopic],
+    );
+    assert.equal(tf.resources.google_pubsub_subscription!.jobs!.name, '${local.subscription_name}');
     // The pull figure is also the code's default, so a local run behaves like production.
     assert.equal(tf.local('max_delivery_attempts', 'pull'), loadConfig({ GEMINI_BASE_URL: 'http://x' }).pubsub.maxDeliveryAttempts);
   });
