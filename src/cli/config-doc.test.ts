@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, it } from 'node:test';
 import { CONFIG_CATALOGUE } from '../config-catalogue.ts';
 import { CONFIGURATION_DOC, renderConfigurationDoc } from './config-doc.ts';
-import { renderVariables } from './explain.ts';
+import { renderVariables, run } from './explain.ts';
 
 describe('docs/configuration.md', () => {
   it('is what `npm run docs:config` generates now (fails when stale)', async () => {
@@ -18,5 +18,12 @@ describe('docs/configuration.md', () => {
       assert.ok(doc.includes(`| \`${v.name}\``), `${v.name} missing from the doc`);
       assert.match(listing, new RegExp(`^${v.name}\\s`, 'm'), `${v.name} missing from explain --variables`);
     }
+  });
+
+  it('is what `email-worker explain --variables --json` prints: the catalogue itself', async () => {
+    let out = '';
+    const code = await run(['--variables', '--json'], { env: {}, stdout: { write: (t: string) => (out += t) } });
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(out), JSON.parse(JSON.stringify(CONFIG_CATALOGUE)));
   });
 });
