@@ -1,39 +1,31 @@
-# Timeout alerts of seed 004 §10.2, mirrored from the in-process evaluator
-# (src/observability/alerts.ts; thresholds from src/timeouts/levels.ts LEVEL_TABLE):
-#
-#   T1 > 1 %  CRITICAL    T2 > 5 %  WARNING    T3 > 10 % INFO    T4 > 20 % WARNING    T5 > 30 % INFO
-#
-# Same rule as in-process: timed-out operations / all operations of the level over the last 5 minutes,
-# strictly greater than the threshold, and only with at least `timeout_alert_min_samples` operations in
-# the window. The in-process evaluator sees one instance; these policies see the whole service.
-#
-# Source: the worker's Prometheus metrics (`GET /metrics`) — `timeout_violations_total{level,operation}`
-# and `operation_duration_ms_count{level,operation}` — collected by Google Cloud Managed Service for
-# Prometheus (on Cloud Run: the managed Prometheus sidecar scraping the container's /metrics).
-#
-# Cloud Monitoring policies have no INFO severity (only CRITICAL, ERROR, WARNING): INFO rules are
-# created without a severity and carry the label severity=info.
-
-variable "timeout_alert_notification_channels" {
-  type        = list(string)
-  default     = []
-  description = "Notification channel ids (projects/…/notificationChannels/…) for the timeout alerts."
-}
-
-variable "timeout_alert_min_samples" {
-  type        = number
-  default     = 20
-  description = "Fewest operations of a level in the window before its alert may fire (in-process: minSamples)."
-}
+# Alerts (docs/runbook.md says what to do for each). Sources:
+#   - the worker's Prometheus metrics (GET /metrics), collected by the Managed Service for
+#     Prometheus sidecar (run.tf): T1–T5 timeout percentages;
+#   - log-based metrics on the worker's JSON log lines (the line texts are checked against the code
+#     by test/infra.test.ts): failure emails, invalid jobs;
+#   - Pub/Sub's own metrics: dead letters, oldest unacknowledged message, publishes (inbound mail).
+# Cloud Monitoring has no INFO severity: INFO rules carry no severity and the label severity=info.
 
 locals {
-  timeout_alert_window = "5m"
-  timeout_alert_rules = {
-    T1 = { percent = 1, severity = "CRITICAL", name = "Cache" }
-    T2 = { percent = 5, severity = "WARNING", name = "File" }
-    T3 = { percent = 10, severity = "INFO", name = "Layer" }
-    T4 = { percent = 20, severity = "WARNING", name = "Full" }
-    T5 = { percent = 30, severity = "INFO", name = "Complex" }
+  log_filter_base = "resource.type=(\"cloud_run_revision\" OR \"cloud_run_worker_pool\") AND (resource.labels.service_name=\"email-worker\" OR resource.labels.worker_pool_name=\"email-worker-pool\")"
+  # Log lines counted by log-based metrics: metric → the exact `message` the code writes.
+  log_metrics = {
+    failure_emails = { message = "Job failed; sending a failure email", description = "Jobs answered with a failure email." }
+    invalid_jobs   = { message = "Invalid job: acknowledged and not processed", description = "Malformed jobs acknowledged without processing." }
+  }
+  # A message unacknowledged for longer than the longest job (lease extension) plus one backoff
+  # is not being worked on by anyone.
+  oldest_unacked_alert_s = local.pull_lease_extension_s + local.maximum_backoff_s
+}
+
+resource "google_logging_metric" "jobs" {
+  for_each    = local.log_metrics
+  name        = "email-worker/${each.key}"
+  description = each.value.description
+  filter      = "${local.log_filter_base} AND jsonPayload.message=\"${each.value.message}\""
+  metric_descriptor {
+    metric_kind = "DELTA"
+    value_type  = "INT64"
   }
 }
 
@@ -76,9 +68,104 @@ resource "google_monitoring_alert_policy" "timeout_percentage" {
     content   = <<-EOT
       More than ${each.value.percent}% of ${each.key} (${each.value.name}) operations timed out in the last ${local.timeout_alert_window}.
       The worker also logs this crossing itself (`Timeout alert ${each.key} firing: …`, jsonPayload.alert.level="${each.key}")
-      and takes the level's fallback on every timeout (see SPEC §2.3). Check `timeout_violations_total{level="${each.key}"}` by operation.
+      and takes the level's fallback on every timeout (SPEC §2.3). Runbook: docs/runbook.md#timeout-alerts-t1t5.
     EOT
   }
 
-  notification_channels = var.timeout_alert_notification_channels
+  notification_channels = var.notification_channels
+}
+
+resource "google_monitoring_alert_policy" "failure_emails" {
+  display_name = "email-worker: failure emails sent"
+  combiner     = "OR"
+  severity     = "WARNING"
+  conditions {
+    display_name = "failure emails in 15 min > 0"
+    condition_threshold {
+      filter          = "metric.type=\"logging.googleapis.com/user/${google_logging_metric.jobs["failure_emails"].name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period     = "900s"
+        per_series_aligner   = "ALIGN_SUM"
+        cross_series_reducer = "REDUCE_SUM"
+      }
+    }
+  }
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A job ended with a failure email (permanent error, or retries exhausted on its last delivery). Runbook: docs/runbook.md#failure-emails."
+  }
+  notification_channels = var.notification_channels
+}
+
+resource "google_monitoring_alert_policy" "dead_letters" {
+  display_name = "email-worker: jobs dead-lettered"
+  combiner     = "OR"
+  severity     = "ERROR"
+  conditions {
+    display_name = "dead-lettered messages > 0"
+    condition_threshold {
+      filter          = "metric.type=\"pubsub.googleapis.com/subscription/dead_letter_message_count\" AND resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.jobs.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = 0
+      duration        = "0s"
+      aggregations {
+        alignment_period   = "300s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+  documentation {
+    mime_type = "text/markdown"
+    content   = "Every delivery of a job crashed or was refused, so Pub/Sub moved it to ${google_pubsub_topic.dead.name}. Its sender may have had no answer. Runbook: docs/runbook.md#dead-letters."
+  }
+  notification_channels = var.notification_channels
+}
+
+resource "google_monitoring_alert_policy" "oldest_unacked" {
+  display_name = "email-worker: a job waits longer than any job can run"
+  combiner     = "OR"
+  severity     = "ERROR"
+  conditions {
+    display_name = "oldest unacknowledged message > ${local.oldest_unacked_alert_s} s"
+    condition_threshold {
+      filter          = "metric.type=\"pubsub.googleapis.com/subscription/oldest_unacked_message_age\" AND resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.jobs.name}\""
+      comparison      = "COMPARISON_GT"
+      threshold_value = local.oldest_unacked_alert_s
+      duration        = "300s"
+      aggregations {
+        alignment_period   = "60s"
+        per_series_aligner = "ALIGN_MAX"
+      }
+    }
+  }
+  documentation {
+    mime_type = "text/markdown"
+    content   = "A job has been waiting longer than the longest job may run (lease extension + one backoff): no worker is taking jobs, or the backlog outgrew the instances. Runbook: docs/runbook.md#backlog."
+  }
+  notification_channels = var.notification_channels
+}
+
+resource "google_monitoring_alert_policy" "inbound_silence" {
+  display_name = "email-worker: no inbound mail for ${var.inbound_silence_hours} h"
+  combiner     = "OR"
+  severity     = "WARNING"
+  conditions {
+    display_name = "no job published for ${var.inbound_silence_hours} h"
+    condition_absent {
+      filter   = "metric.type=\"pubsub.googleapis.com/topic/send_message_operation_count\" AND resource.type=\"pubsub_topic\" AND resource.labels.topic_id=\"${google_pubsub_topic.jobs.name}\""
+      duration = "${var.inbound_silence_hours * 3600}s"
+      aggregations {
+        alignment_period   = "3600s"
+        per_series_aligner = "ALIGN_SUM"
+      }
+    }
+  }
+  documentation {
+    mime_type = "text/markdown"
+    content   = "Nothing was published to ${google_pubsub_topic.jobs.name} for ${var.inbound_silence_hours} hours: the Mailgun route, its webhook URL, the signing key or the ingress may be broken. Runbook: docs/runbook.md#inbound-silence."
+  }
+  notification_channels = var.notification_channels
 }

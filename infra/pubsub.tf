@@ -1,63 +1,71 @@
+# Names as locals: the service's env names the subscription, and the push subscription names the
+# service's URL — through the resources that would be a dependency cycle.
+locals {
+  topic_name        = "email-worker-jobs"
+  dead_topic_name   = "email-worker-jobs-dead"
+  subscription_name = "email-worker-jobs-worker"
+}
+
 resource "google_pubsub_topic" "jobs" {
-  name = "email-worker-jobs"
+  name       = local.topic_name
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_pubsub_topic" "dead" {
-  name = "email-worker-jobs-dead"
+  name       = local.dead_topic_name
+  depends_on = [google_project_service.apis]
 }
 
-# Pull subscription for the worker. The client extends each message's lease for the whole job
-# (hardTimeout 3000 s + 60 s margin), so ack_deadline_seconds only bounds how fast a crashed
-# worker's jobs come back. Redelivery follows only a nack (retryable failure, shutdown, busy) or
-# a crash; the backoff spaces the five deliveries so a live lease is not dead-lettered (see
-# src/worker/pubsub-resources.ts for the arithmetic).
-resource "google_pubsub_subscription" "worker" {
-  name                       = "email-worker-jobs-worker"
+# One subscription for either topology: push delivers to the service's /pubsub/push with an OIDC
+# token; pull leaves push_config out and the worker pool pulls. Timings: engine.tf.
+resource "google_pubsub_subscription" "jobs" {
+  name                       = local.subscription_name
   topic                      = google_pubsub_topic.jobs.id
-  ack_deadline_seconds       = 60
+  ack_deadline_seconds       = local.ack_deadline_s
   message_retention_duration = "604800s"
 
   retry_policy {
-    minimum_backoff = "10s"
-    maximum_backoff = "600s"
+    minimum_backoff = "${local.minimum_backoff_s}s"
+    maximum_backoff = "${local.maximum_backoff_s}s"
   }
 
   dead_letter_policy {
     dead_letter_topic     = google_pubsub_topic.dead.id
-    max_delivery_attempts = var.max_delivery_attempts
+    max_delivery_attempts = local.max_delivery_attempts
+  }
+
+  dynamic "push_config" {
+    for_each = local.is_push ? [1] : []
+    content {
+      push_endpoint = "${google_cloud_run_v2_service.app.uri}/pubsub/push"
+      oidc_token {
+        service_account_email = google_service_account.push.email
+        audience              = local.push_audience
+      }
+    }
   }
 }
 
-# Dead letters are kept for an operator to inspect and republish.
+# Dead letters are kept a week for an operator to inspect and republish (docs/runbook.md).
 resource "google_pubsub_subscription" "dead" {
   name                       = "email-worker-jobs-dead-inspect"
   topic                      = google_pubsub_topic.dead.id
+  ack_deadline_seconds       = 60
   message_retention_duration = "604800s"
+  expiration_policy {
+    ttl = ""
+  }
 }
 
-data "google_project" "this" {}
-
-# Pub/Sub's own service agent must be able to publish dead letters and ack the source.
-resource "google_pubsub_topic_iam_member" "dead_publisher" {
+# Pub/Sub's service agent publishes dead letters and acknowledges them on the source subscription.
+resource "google_pubsub_topic_iam_member" "agent_dead_publisher" {
   topic  = google_pubsub_topic.dead.id
   role   = "roles/pubsub.publisher"
-  member = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  member = local.pubsub_agent
 }
 
-resource "google_pubsub_subscription_iam_member" "dead_subscriber" {
-  subscription = google_pubsub_subscription.worker.id
+resource "google_pubsub_subscription_iam_member" "agent_subscriber" {
+  subscription = google_pubsub_subscription.jobs.id
   role         = "roles/pubsub.subscriber"
-  member       = "serviceAccount:service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-}
-
-resource "google_pubsub_subscription_iam_member" "worker_subscriber" {
-  subscription = google_pubsub_subscription.worker.id
-  role         = "roles/pubsub.subscriber"
-  member       = "serviceAccount:${google_service_account.worker.email}"
-}
-
-resource "google_pubsub_topic_iam_member" "worker_publisher" {
-  topic  = google_pubsub_topic.jobs.id
-  role   = "roles/pubsub.publisher"
-  member = "serviceAccount:${google_service_account.worker.email}"
+  member       = local.pubsub_agent
 }

@@ -9,14 +9,9 @@ import type { Logger } from 'winston';
 import type { Config } from './config.ts';
 import { ErrorCodes } from './errors.ts';
 import type { JobResult } from './errors-outcome.ts';
-import { downloadAttachments } from './attachments/download.ts';
-import { buildContext } from './context/build-context.ts';
-import { createGeminiClient } from './gemini/client.ts';
-import { exportAnswer } from './export/export-answer.ts';
 import { closeSharedPandocEngine } from './export/pandoc-engine.ts';
 import { composeReply, failureReply, newMessageId } from './mail/compose.ts';
-import { createTransport } from './mail/transport.ts';
-import { sendExactlyOnce } from './mail/send.ts';
+import type { MailTransport } from './mail/types.ts';
 import { parseJob } from './jobs/schema.ts';
 import { createMemoryLedger } from './ledger/memory-ledger.ts';
 import type { Ledger } from './ledger/ledger.ts';
@@ -31,6 +26,7 @@ import { startPullWorker } from './worker/pull-worker.ts';
 import { pullLeaseExtensionS } from './timeouts/chain.ts';
 import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
+import { lazy } from './lazy.ts';
 
 export interface RunningApp {
   url: string;
@@ -39,19 +35,34 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** Binds the product's modules to the configuration: what `processJob` calls. */
+/**
+ * Binds the product's modules to the configuration: what `processJob` calls. The modules a job
+ * needs (downloads, context, Gemini SDK, export engines, Mailgun client) load on first use, not at
+ * start-up: a push instance scaled from zero is ready sooner (bench/README.md, startup).
+ */
 export function createServices(config: Config, metrics: Metrics, logger?: Logger): PipelineServices {
-  const gemini = createGeminiClient({ apiKey: config.gemini.apiKey, model: config.gemini.model, ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}) });
-  const transport = createTransport({
-    ...(config.mailgun.apiKey ? { mailgunApiKey: config.mailgun.apiKey } : {}),
-    mailgunDomain: config.mailgun.domain,
-    mailgunApiUrl: config.mailgun.apiUrl,
-    outboxDir: config.outboxDir,
-    ...(logger ? { logger } : {}),
+  const gemini = lazy(async () => {
+    const { createGeminiClient } = await import('./gemini/client.ts');
+    return createGeminiClient({ apiKey: config.gemini.apiKey, model: config.gemini.model, ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}) });
   });
+  const transport = lazy(async () => {
+    const { createTransport } = await import('./mail/transport.ts');
+    return createTransport({
+      ...(config.mailgun.apiKey ? { mailgunApiKey: config.mailgun.apiKey } : {}),
+      mailgunDomain: config.mailgun.domain,
+      mailgunApiUrl: config.mailgun.apiUrl,
+      outboxDir: config.outboxDir,
+      ...(logger ? { logger } : {}),
+    });
+  });
+  const lazyTransport: MailTransport = {
+    kind: config.mailgun.apiKey ? 'mailgun' : 'outbox',
+    send: async (reply, options) => (await transport()).send(reply, options),
+    wasAccepted: async (messageId, options) => (await transport()).wasAccepted(messageId, options),
+  };
   return {
-    downloadAttachments: (attachments, options) =>
-      downloadAttachments(attachments, {
+    downloadAttachments: async (attachments, options) =>
+      (await import('./attachments/download.ts')).downloadAttachments(attachments, {
         ...options,
         maxBytes: config.attachments.maxBytes,
         allowedHosts: config.attachments.allowedHosts,
@@ -59,14 +70,16 @@ export function createServices(config: Config, metrics: Metrics, logger?: Logger
         ...(config.mailgun.apiKey ? { mailgunApiKey: config.mailgun.apiKey } : {}),
         mailgunApiUrl: config.mailgun.apiUrl,
       }),
-    buildContext: (input) => buildContext({ ...input, ...(config.knowledgeDir ? { knowledgeDir: config.knowledgeDir } : {}) }),
-    gemini,
-    exportAnswer: (markdown, formats, options) => exportAnswer(markdown, formats, { ...options, ...(config.quartoPath ? { quartoPath: config.quartoPath } : {}) }),
+    buildContext: async (input) =>
+      (await import('./context/build-context.ts')).buildContext({ ...input, ...(config.knowledgeDir ? { knowledgeDir: config.knowledgeDir } : {}) }),
+    gemini: { streamAnswer: async (request, options) => (await gemini()).streamAnswer(request, options) },
+    exportAnswer: async (markdown, formats, options) =>
+      (await import('./export/export-answer.ts')).exportAnswer(markdown, formats, { ...options, ...(config.quartoPath ? { quartoPath: config.quartoPath } : {}) }),
     newMessageId: () => newMessageId(config.mailgun.domain),
     composeReply,
     failureReply,
-    transport,
-    sendExactlyOnce,
+    transport: lazyTransport,
+    sendExactlyOnce: async (t, reply, options) => (await import('./mail/send.ts')).sendExactlyOnce(t, reply, options),
     retryObserver: (logger) => retryObserver(logger, metrics),
     metrics,
     mailFrom: config.mailFrom,
@@ -144,6 +157,8 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   const http = await startHttpServer({
     port: config.port,
     registry: metrics.registry,
+    logger,
+    projectId: config.projectId,
     readinessChecks: {
       pubsub: async () => {
         const [exists] = await topic.exists();

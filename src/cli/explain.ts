@@ -1,5 +1,5 @@
 /**
- * `email-worker explain [--context ui|email|api] [--tier T] [--json]`: what an operator runs before
+ * `email-worker explain [--context ui|email|api] [--tier T] [--json] [--variables]`: what an operator runs before
  * deploying. Prints the effective profile matrix (overrides marked, with their variable), the
  * scale, the tier table, T1–T5, and the deadline chain with ✓/✗ per rule.
  * Exit 0: the chain holds; 1: a rule is broken (all are printed); 2: bad usage or invalid config.
@@ -14,6 +14,7 @@ import { LEVEL_TABLE } from '../timeouts/levels.ts';
 import { COUNT_KEYS, MS_KEYS, UI_DERIVED } from '../timeouts/profiles.ts';
 import { loadTimeoutSettings, PROFILE_KEYS, type ProfileGroup, type TimeoutSettings } from '../timeouts/settings.ts';
 import { TIER_TABLE } from '../timeouts/tiers.ts';
+import { CONFIG_CATALOGUE } from '../config-catalogue.ts';
 import { LEVELS, TIERS, type ProfileKey, type RequestContext, type Tier } from '../timeouts/types.ts';
 
 export interface ExplainIo {
@@ -25,7 +26,7 @@ export interface ExplainIo {
   env?: NodeJS.ProcessEnv;
 }
 
-const USAGE = `Usage: email-worker explain [--context ui|email|api] [--tier free|early|mid|platform|enterprise] [--json]
+const USAGE = `Usage: email-worker explain [--context ui|email|api] [--tier free|early|mid|platform|enterprise] [--json] [--variables]
 
 Prints the effective timeout profiles (after TIMEOUT_* overrides and TIMEOUT_SCALE), the tier
 table, the T1–T5 levels and the deadline chain. Exit 0 when the chain holds, 1 when a rule is
@@ -35,6 +36,8 @@ Options:
   --context <c>  context to highlight (default: from EMAIL_PROCESSING_MODE, else ui)
   --tier <t>     tier to highlight (default: free)
   --json         print one JSON object instead of tables
+  --variables    list every environment variable with its default instead (the source of
+                 .env.example and docs/configuration.md)
   -h, --help     show this help`;
 
 interface ProfileCell {
@@ -200,12 +203,22 @@ function renderText(r: Report): string {
   return `${out.join('\n')}\n`;
 }
 
+/** The variable catalogue as a table: name, default, secret, who sets it, meaning. */
+export function renderVariables(): string {
+  const rows = [['variable', 'default', 'notes', 'meaning']];
+  for (const v of CONFIG_CATALOGUE) {
+    const notes = [v.secret ? 'secret' : '', v.setBy && v.setBy !== 'operator' ? v.setBy : ''].filter(Boolean).join(', ');
+    rows.push([v.name, v.default === '' ? '(unset)' : v.default, notes, v.description]);
+  }
+  return `${table(rows, '')}\n`;
+}
+
 export async function run(argv: string[], io: ExplainIo = {}): Promise<number> {
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
 
-  let values: { context?: string; tier?: string; json?: boolean; help?: boolean };
+  let values: { context?: string; tier?: string; json?: boolean; variables?: boolean; help?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -213,6 +226,7 @@ export async function run(argv: string[], io: ExplainIo = {}): Promise<number> {
         context: { type: 'string' },
         tier: { type: 'string' },
         json: { type: 'boolean', default: false },
+        variables: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -224,6 +238,10 @@ export async function run(argv: string[], io: ExplainIo = {}): Promise<number> {
   }
   if (values.help) {
     stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  if (values.variables) {
+    stdout.write(values.json ? `${JSON.stringify(CONFIG_CATALOGUE, null, 2)}\n` : renderVariables());
     return 0;
   }
 

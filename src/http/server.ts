@@ -5,6 +5,8 @@
 import express, { type Express, type RequestHandler, type Router } from 'express';
 import type { Server } from 'node:http';
 import type { Registry } from 'prom-client';
+import type { Logger } from 'winston';
+import { requestLog } from './request-log.ts';
 
 export interface HttpServerOptions {
   port: number;
@@ -19,11 +21,16 @@ export interface HttpServerOptions {
    * Each owns its body parsing and limits: the app itself parses no bodies.
    */
   routers?: ReadonlyArray<Router | RequestHandler>;
+  /** Logs each request with Cloud Logging's `httpRequest` fields. @defaultValue no request log */
+  logger?: Logger;
+  /** Project for the request log's trace links. @defaultValue none */
+  projectId?: string;
 }
 
 export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>): Express {
   const app = express();
   app.disable('x-powered-by');
+  if (options.logger) app.use(requestLog({ logger: options.logger, ...(options.projectId ? { projectId: options.projectId } : {}) }));
   for (const router of options.routers ?? []) app.use(router);
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });

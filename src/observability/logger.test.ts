@@ -22,7 +22,7 @@ function capture(options: LoggerOptions = {}) {
 }
 
 describe('createLogger', () => {
-  it('writes one Cloud Run JSON line per entry with severity, message, ISO timestamp and metadata', () => {
+  it('writes one Cloud Run JSON line per entry with severity, message, RFC 3339 `time` (not a string `timestamp`) and metadata', () => {
     const { logger, lines, raw } = capture();
     logger.info('Job claimed', { jobId: 'j1', attempt: 2 });
     assert.equal(raw.length, 1);
@@ -31,7 +31,9 @@ describe('createLogger', () => {
     assert.equal(line!.message, 'Job claimed');
     assert.equal(line!.jobId, 'j1');
     assert.equal(line!.attempt, 2);
-    assert.equal(new Date(String(line!.timestamp)).toISOString(), line!.timestamp);
+    assert.equal(new Date(String(line!.time)).toISOString(), line!.time);
+    // Cloud Logging ignores a string `timestamp` and would use the ingestion time.
+    assert.equal('timestamp' in line!, false);
     assert.equal('level' in line!, false);
   });
 

@@ -1,6 +1,8 @@
 /**
  * Structured logging for Cloud Run: one JSON object per line on stdout, with the fields Cloud
- * Logging reads (`severity`, `message`, `timestamp`, `logging.googleapis.com/trace`, `…/spanId`).
+ * Logging reads (`severity`, `message`, `time`, `logging.googleapis.com/trace`, `…/spanId`,
+ * `httpRequest`). The entry's time is `time` (RFC 3339): Cloud Logging takes `timestamp` only as
+ * `{seconds, nanos}` and would stamp a string `timestamp` with the ingestion time instead.
  * Every line passes through the redaction format first, so secrets never reach the log.
  *
  * Modules take a `logger` in their options (a child of this one) rather than importing the root,
@@ -158,7 +160,7 @@ function dropStack(value: unknown): void {
 }
 
 // Fields winston puts on `info` that are not the caller's metadata.
-const INTERNAL_KEYS = new Set(['level', 'message', 'timestamp', 'severity']);
+const INTERNAL_KEYS = new Set(['level', 'message', 'timestamp', 'time', 'severity']);
 
 interface FormatState {
   secrets: readonly string[];
@@ -184,7 +186,7 @@ function cloudRunFormat(state: FormatState): winston.Logform.Format {
     const line: Record<string, unknown> = {
       severity: LOG_LEVELS[level]?.severity ?? 'DEFAULT',
       message: redactString(typeof info.message === 'string' ? info.message : String(info.message ?? ''), state.secrets),
-      timestamp: new Date().toISOString(),
+      time: new Date().toISOString(),
     };
     let trace: Record<string, unknown> | undefined;
     for (const [key, value] of Object.entries(info)) {

@@ -3,7 +3,8 @@
  * partial, skipped or not exported. The answer is untrusted model output: raw HTML in it is shown
  * as text, and links keep only http(s)/mailto targets.
  */
-import { Marked } from 'marked';
+import { createRequire } from 'node:module';
+import type * as MarkedModule from 'marked';
 import { ErrorCodes, isWorkerError } from '../errors.ts';
 
 export interface ReplyBodyInput {
@@ -18,23 +19,35 @@ export interface ReplyBodyInput {
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 
-const markdown = new Marked({
-  gfm: true,
-  renderer: {
-    // Raw HTML in model output is displayed, never interpreted.
-    html({ text }) {
-      return escapeHtml(text);
+let markdown: MarkedModule.Marked | undefined;
+
+/**
+ * The Markdown renderer, made on the first reply rather than at start-up (a push instance scaled
+ * from zero is ready sooner). `require` of the ESM package is synchronous in Node 24, so the
+ * renderer stays a plain function.
+ */
+function markdownRenderer(): MarkedModule.Marked {
+  if (markdown) return markdown;
+  const { Marked } = createRequire(import.meta.url)('marked') as typeof MarkedModule;
+  markdown = new Marked({
+    gfm: true,
+    renderer: {
+      // Raw HTML in model output is displayed, never interpreted.
+      html({ text }) {
+        return escapeHtml(text);
+      },
+      link({ href, text }) {
+        const safe = /^(https?:|mailto:)/i.test(href) ? href : undefined;
+        return safe ? `<a href="${escapeHtml(safe)}">${escapeHtml(text)}</a>` : escapeHtml(text);
+      },
+      image({ text }) {
+        // No remote images in mail (tracking, SSRF via clients): show the alt text.
+        return escapeHtml(text);
+      },
     },
-    link({ href, text }) {
-      const safe = /^(https?:|mailto:)/i.test(href) ? href : undefined;
-      return safe ? `<a href="${escapeHtml(safe)}">${escapeHtml(text)}</a>` : escapeHtml(text);
-    },
-    image({ text }) {
-      // No remote images in mail (tracking, SSRF via clients): show the alt text.
-      return escapeHtml(text);
-    },
-  },
-});
+  });
+  return markdown;
+}
 
 export function replyNotes(input: ReplyBodyInput): string[] {
   const notes: string[] = [];
@@ -64,7 +77,7 @@ export function renderReplyBody(input: ReplyBodyInput): { text: string; html: st
   const standInText = input.standIn ? '\n\n(Answered by the local Gemini stand-in: this is not a real model answer.)' : '';
   const text = `${input.answer.text.trim()}${noteText}${standInText}\n`;
   const html =
-    `<!doctype html><html><body>${markdown.parse(input.answer.text, { async: false })}` +
+    `<!doctype html><html><body>${markdownRenderer().parse(input.answer.text, { async: false })}` +
     (notes.length ? `<hr><p><strong>Notes</strong></p><ul>${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : '') +
     (input.standIn ? '<p><em>Answered by the local Gemini stand-in: this is not a real model answer.</em></p>' : '') +
     '</body></html>';
