@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, isWorkerError } from '../errors.ts';
 import { renderBuiltin } from './builtin.ts';
 import { pdfText } from './fixtures/pdf-text.ts';
 import { unzip } from './fixtures/zip.ts';

@@ -25,7 +25,6 @@ import {
   looksLike,
   outputName,
   type ExportEngine,
-  type ExportFailure,
   type ExportFormat,
   type ExportResult,
   type ExportedFile,

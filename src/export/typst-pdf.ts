@@ -14,7 +14,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-type TypstModule = typeof import('@myriaddreamin/typst-ts-node-compiler');
+import type * as TypstCompiler from '@myriaddreamin/typst-ts-node-compiler';
+
+type TypstModule = typeof TypstCompiler;
 
 let typst: Promise<TypstModule> | undefined;
 
