@@ -41,7 +41,12 @@ export interface RunningApp {
 
 /** Binds the product's modules to the configuration: what `processJob` calls. */
 export function createServices(config: Config, metrics: Metrics, logger?: Logger): PipelineServices {
-  const gemini = createGeminiClient({ apiKey: config.gemini.apiKey, model: config.gemini.model, ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}) });
+  const gemini = createGeminiClient({
+    apiKey: config.gemini.apiKey,
+    model: config.gemini.model,
+    maxOutputTokens: config.geminiMaxOutputTokens,
+    ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}),
+  });
   const transport = createTransport({
     ...(config.mailgun.apiKey ? { mailgunApiKey: config.mailgun.apiKey } : {}),
     mailgunDomain: config.mailgun.domain,
@@ -61,7 +66,8 @@ export function createServices(config: Config, metrics: Metrics, logger?: Logger
       }),
     buildContext: (input) => buildContext({ ...input, ...(config.knowledgeDir ? { knowledgeDir: config.knowledgeDir } : {}) }),
     gemini,
-    exportAnswer: (markdown, formats, options) => exportAnswer(markdown, formats, { ...options, ...(config.quartoPath ? { quartoPath: config.quartoPath } : {}) }),
+    exportAnswer: (markdown, formats, options) =>
+      exportAnswer(markdown, formats, { ...options, onRender: (e) => metrics.recordExport(e), ...(config.quartoPath ? { quartoPath: config.quartoPath } : {}) }),
     newMessageId: () => newMessageId(config.mailgun.domain),
     composeReply,
     failureReply,
