@@ -52,9 +52,12 @@ async function phases(render: () => Promise<unknown>) {
 
 async function main(): Promise<object> {
   if (mode === 'floor') {
-    const { convert } = await import('pandoc-wasm');
     const to = format === 'pdf' ? 'typst' : format;
-    return phases(() => convert({ from: 'markdown', to, ...(format === 'docx' ? { 'output-file': 'x.docx' } : { standalone: true }) }, markdown, {}));
+    // The import is part of the cold run (it loads the wasm), as the Worker's start is for the engine.
+    return phases(async () => {
+      const { convert } = await import('pandoc-wasm');
+      return convert({ from: 'markdown', to, ...(format === 'docx' ? { 'output-file': 'x.docx' } : { standalone: true }) }, markdown, {});
+    });
   }
   const { PandocEngine } = await import('../../src/export/pandoc-engine.ts');
   const engine = new PandocEngine({ idleTimeoutMs: 600_000 });
