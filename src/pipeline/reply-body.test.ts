@@ -67,7 +67,7 @@ describe('reply body', () => {
       },
     });
     assert.match(body.text, /- answer\.html, answer\.docx were made by Quarto\./);
-    assert.match(body.text, /- answer\.pdf was made by the built-in converter because Quarto failed: the conversion took longer than 10 min and was stopped\./);
+    assert.match(body.text, /- answer\.pdf was made by the built-in converter instead of Quarto \(the conversion took longer than 10 min and was stopped\)\./);
   });
 
   it('labels stand-in answers', () => {

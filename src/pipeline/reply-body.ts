@@ -79,7 +79,7 @@ function madeBy(files: ReadonlyArray<ExportedFileInfo>): string[] {
     if (names.length) lines.push(`${names.join(', ')} ${names.length === 1 ? 'was' : 'were'} made by ${ENGINE_NAMES[engine]}.`);
   }
   for (const f of files) {
-    if (f.fallbackFrom) lines.push(`${f.filename} was made by the built-in converter because Quarto failed: ${f.fallbackFrom.reason}.`);
+    if (f.fallbackFrom) lines.push(`${f.filename} was made by the built-in converter instead of Quarto (${f.fallbackFrom.reason}).`);
   }
   return lines;
 }
