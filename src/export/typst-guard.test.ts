@@ -46,11 +46,18 @@ describe('verifyTypstBody', () => {
     ['code inside content of an allowed call', '#emph[#read("/etc/passwd")]'],
     ['sys.inputs', '#sys.inputs'],
     ['an unterminated raw block hiding code', '```\n#read("x")'],
+    ['code after a raw block closed by the first three of five backticks', '```\nx\n`````#read("a")```'],
+    ['code behind what looks like a line comment', 'https://x.example #read("a")'],
+    ['a method call after a content block', '#emph[x].func()'],
   ] as const) {
     it(`rejects ${name}`, () => {
       assert.notDeepEqual(verifyTypstBody(source), [], source);
     });
   }
+
+  it('reads raw text as Typst does: a longer run closes at its first n backticks, the rest opens new raw', () => {
+    assert.deepEqual(verifyTypstBody('```\nx\n````#read("a")`'), [], 'the fourth backtick opens inline raw');
+  });
 
   it('does not count escaped hashes, raw text or strings as code', () => {
     assert.deepEqual(verifyTypstBody('\\#read("x") `#read("x")` ``` #import "@preview/x:1.0.0" ``` #link("https://x.example/#read")[y]'), []);

@@ -110,28 +110,22 @@ class Scanner {
     if (this.problems.length < 20) this.problems.push(`${what} at offset ${this.i}`);
   }
 
-  /** Raw text: a run of n backticks up to the next run of exactly n (Typst's rule). */
+  /**
+   * Raw text, by Typst's lexer rule: n opening backticks (two = empty raw) end at the first n
+   * consecutive backticks; any further backticks of that run start new raw text.
+   */
   raw(): void {
     const start = this.i;
     while (this.src[this.i] === '`') this.i++;
     const n = this.i - start;
-    if (n === 2) return; // empty raw
-    const fence = '`'.repeat(n);
-    for (;;) {
-      const close = this.src.indexOf(fence, this.i);
-      if (close < 0) {
-        this.problem('unterminated raw text');
-        this.i = this.src.length;
-        return;
-      }
-      let end = close + n;
-      while (this.src[end] === '`') end++;
-      if (end - close === n) {
-        this.i = end;
-        return;
-      }
-      this.i = end;
+    if (n === 2) return;
+    const close = this.src.indexOf('`'.repeat(n), this.i);
+    if (close < 0) {
+      this.problem('unterminated raw text');
+      this.i = this.src.length;
+      return;
     }
+    this.i = close + n;
   }
 
   string(): void {
@@ -151,8 +145,7 @@ class Scanner {
       else if (c === '`') this.raw();
       else if (c === '$') this.math();
       else if (c === '#') this.hashCode();
-      else if (c === '/' && this.src[this.i + 1] === '*') this.blockComment();
-      else if (c === '/' && this.src[this.i + 1] === '/') this.lineComment();
+      // Comments are not skipped: what is in them is scanned like the rest (the writer makes none).
       else if (c === '[') {
         depth++;
         this.i++;
@@ -175,16 +168,6 @@ class Scanner {
       else this.i++;
     }
     this.i++;
-  }
-
-  blockComment(): void {
-    const end = this.src.indexOf('*/', this.i + 2);
-    this.i = end < 0 ? this.src.length : end + 2;
-  }
-
-  lineComment(): void {
-    const end = this.src.indexOf('\n', this.i);
-    this.i = end < 0 ? this.src.length : end;
   }
 
   ident(): string | undefined {
@@ -222,7 +205,11 @@ class Scanner {
         this.i++;
         this.markup(']');
         this.i++;
-      } else return;
+      } else {
+        // `#emph[x].f(…)`: Typst reads a field access or method call here; the writer never makes one.
+        if (c === '.' && /[A-Za-z_]/.test(this.src[this.i + 1] ?? '')) this.problem('field access after a call');
+        return;
+      }
     }
   }
 
