@@ -168,7 +168,6 @@ export async function exportAnswer(markdown: string, formats: readonly ExportFor
   return result;
 }
 
-
 async function locateQuarto(options: ExportAnswerOptions, log: Logger | undefined): Promise<string | undefined> {
   if (options.quartoPath) {
     const path = resolve(options.quartoPath);
