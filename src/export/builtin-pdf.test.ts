@@ -122,6 +122,19 @@ describe('built-in PDF (Typst) with hostile answers', () => {
     assert.match(text, /Section 29/);
   });
 
+  it('makes PDFs again in a fresh Worker after the idle one was terminated (the native compiler loads again)', async () => {
+    const shortLived = new PandocEngine({ idleTimeoutMs: 50 });
+    try {
+      for (const round of [1, 2]) {
+        const out = await renderBuiltin(`# Round ${round}`, 'pdf', { engine: shortLived, dir: await mkdtemp(join(root, 'render-')), timeoutMs: 60_000 });
+        assert.match(await pdfText(await readFile(out.path)), new RegExp(`Round ${round}`));
+        while (shortLived.warm) await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await shortLived.close();
+    }
+  });
+
   it('1 MB of text cannot outlast the timeout, and the engine works again afterwards', async () => {
     const megabyte = `${'Lorem ipsum dolor sit amet, consectetur adipiscing elit. '.repeat(18)}\n\n`.repeat(1000);
     assert.ok(megabyte.length >= 1_000_000);
