@@ -8,6 +8,7 @@ import { join } from 'node:path';
 
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   deadline: () => import('./deadline.ts'),
+  export: () => import('./export.ts'),
   pipeline: () => import('./pipeline.ts'),
   startup: () => import('./startup.ts'),
 };

@@ -43,7 +43,7 @@ export interface RunningApp {
 export function createServices(config: Config, metrics: Metrics, logger?: Logger): PipelineServices {
   const gemini = lazy(async () => {
     const { createGeminiClient } = await import('./gemini/client.ts');
-    return createGeminiClient({ apiKey: config.gemini.apiKey, model: config.gemini.model, ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}) });
+    return createGeminiClient({ apiKey: config.gemini.apiKey, model: config.gemini.model, maxOutputTokens: config.geminiMaxOutputTokens, ...(config.gemini.baseUrl ? { baseUrl: config.gemini.baseUrl } : {}) });
   });
   const transport = lazy(async () => {
     const { createTransport } = await import('./mail/transport.ts');
@@ -74,7 +74,7 @@ export function createServices(config: Config, metrics: Metrics, logger?: Logger
       (await import('./context/build-context.ts')).buildContext({ ...input, ...(config.knowledgeDir ? { knowledgeDir: config.knowledgeDir } : {}) }),
     gemini: { streamAnswer: async (request, options) => (await gemini()).streamAnswer(request, options) },
     exportAnswer: async (markdown, formats, options) =>
-      (await import('./export/export-answer.ts')).exportAnswer(markdown, formats, { ...options, ...(config.quartoPath ? { quartoPath: config.quartoPath } : {}) }),
+      (await import('./export/export-answer.ts')).exportAnswer(markdown, formats, { ...options, onRender: (e) => metrics.recordExport(e), ...(config.quartoPath ? { quartoPath: config.quartoPath } : {}) }),
     newMessageId: () => newMessageId(config.mailgun.domain),
     composeReply,
     failureReply,

@@ -50,6 +50,7 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'GEMINI_API_KEY', group: 'Gemini', default: '', secret: true, description: 'Gemini API key. Required unless GEMINI_BASE_URL points at a compatible server (e.g. the local stand-in).' },
   { name: 'GEMINI_MODEL', group: 'Gemini', default: 'gemini-2.5-flash', description: 'Model answering the jobs.' },
   { name: 'GEMINI_BASE_URL', group: 'Gemini', default: '', description: "Base URL of a Gemini-compatible API (the SDK talks to it unchanged). Empty = Google's API." },
+  { name: 'GEMINI_MAX_OUTPUT_TOKENS', group: 'Gemini', default: '32768', description: 'Tokens one Gemini request may generate (1 … 1048576), so one job cannot run up the bill; a retried stream starts over, so a job is capped at retryAttempts × this. An answer that reaches it is sent with a note that it was cut.' },
   // ── Mail
   { name: 'MAILGUN_API_KEY', group: 'Mail', default: '', secret: true, description: 'Mailgun API key. Without it, replies are written as RFC 5322 `.eml` files to OUTBOX_DIR.' },
   { name: 'MAILGUN_DOMAIN', group: 'Mail', default: 'mg.localhost', description: 'Sending domain; also the domain of reply Message-IDs.' },
@@ -65,7 +66,7 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'ATTACHMENT_ALLOW_PRIVATE', group: 'Attachments', default: 'false', description: 'true only for local runs and tests: allows loopback/private targets and plain http for allowlisted hosts. Link-local addresses (the metadata server) are refused regardless.' },
   // ── Context and export
   { name: 'KNOWLEDGE_DIR', group: 'Context and export', default: '', description: 'Optional folder of Markdown knowledge (loaded under T1–T5).' },
-  { name: 'QUARTO_PATH', group: 'Context and export', default: '', description: 'Quarto binary. Default: `quarto` on PATH, else the built-in pandoc-wasm engine (html, docx).' },
+  { name: 'QUARTO_PATH', group: 'Context and export', default: '', description: 'Quarto binary. Default: `quarto` on PATH, else the built-in engine (pandoc-wasm for html and docx, Typst for pdf); a failed Quarto render falls back to it.' },
   // ── Ledger
   { name: 'LEDGER', group: 'Ledger', default: 'memory', description: 'Idempotency ledger: `memory` (one process; local default).' },
   { name: 'FIRESTORE_EMULATOR_HOST', group: 'Ledger', default: '', description: 'host:port of the local Firestore emulator; the Firestore client then needs no credentials.' },

@@ -21,6 +21,12 @@ describe('loadConfig', () => {
     assert.equal(c.gemini.standIn, false);
   });
 
+  it('caps Gemini output at GEMINI_MAX_OUTPUT_TOKENS (default 32768) and refuses a non-positive cap by name', () => {
+    assert.equal(loadConfig(base).geminiMaxOutputTokens, 32_768);
+    assert.equal(loadConfig({ ...base, GEMINI_MAX_OUTPUT_TOKENS: '2048' }).geminiMaxOutputTokens, 2048);
+    assert.throws(() => loadConfig({ ...base, GEMINI_MAX_OUTPUT_TOKENS: '0' }), /GEMINI_MAX_OUTPUT_TOKENS/);
+  });
+
   it('lists every invalid variable by name in one error', () => {
     assert.throws(
       () => loadConfig({ ...base, WORKER_CONCURRENCY: 'many', PORT: '70000', ATTACHMENT_ALLOW_PRIVATE: 'maybe', TIMEOUT_HARD_TIMEOUT: '-1' }),

@@ -85,6 +85,8 @@ const EnvSchema = z.object({
   PUSH_SERVICE_ACCOUNT: str(),
   REQUIRE_PUSH_AUTH: z.string().optional(),
   K_SERVICE: str(),
+  // issue 10: Gemini output cap
+  GEMINI_MAX_OUTPUT_TOKENS: int(32_768, 1, 1_048_576),
 });
 
 export interface Config {
@@ -109,6 +111,9 @@ export interface Config {
   timeouts: TimeoutSettings;
   /** Values that must never appear in logs, mails or documents. */
   secrets: string[];
+  // issue 10: Gemini output cap
+  /** Tokens one Gemini request may generate (thinking included); a longer answer is cut and says so. */
+  geminiMaxOutputTokens: number;
 }
 
 /** Parses and validates the environment; throws one EW_ERR_CONFIG_INVALID naming every bad variable. */
@@ -189,5 +194,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     },
     timeouts,
     secrets,
+    // issue 10: Gemini output cap
+    geminiMaxOutputTokens: e.GEMINI_MAX_OUTPUT_TOKENS,
   };
 }

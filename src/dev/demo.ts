@@ -22,6 +22,9 @@ process.env.METADATA_SERVER_DETECTION ??= 'none';
 const demoDir = join(ROOT, '.demo');
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
+/** The demo asks for every format; the built-in engine makes all three without Quarto. */
+const EXPORT_FORMATS = ['html', 'docx', 'pdf'];
+
 const SAMPLE_ATTACHMENT = `Quarterly support report (sample)
 - Tickets opened: 1,284 (up 9 % on Q2)
 - Median first response: 2 h 10 min
@@ -55,13 +58,13 @@ async function main(): Promise<number> {
         { name: 'q3-support-report.txt', contentType: 'text/plain', url: `${stack.filesUrl}/attachments/q3-support-report.txt` },
         { name: 'notes.md', contentType: 'text/markdown', base64: Buffer.from('# Notes\nSSO setup docs are out of date.\n').toString('base64') },
       ],
-      export: { formats: ['html', 'docx'] },
+      export: { formats: EXPORT_FORMATS },
     };
     process.env.PUBSUB_EMULATOR_HOST = stack.env.PUBSUB_EMULATOR_HOST;
     const pubsub = new PubSub({ projectId: stack.project });
     const published = await pubsub.topic(stack.topic).publishMessage({ json: job, attributes: { kind: 'email' } });
     await pubsub.close();
-    log(`▶ published job ${published} (Message-ID ${jobMessageId}) with 2 attachments, export html+docx`);
+    log(`▶ published job ${published} (Message-ID ${jobMessageId}) with 2 attachments, export ${EXPORT_FORMATS.join('+')}`);
 
     const finished = await stack.waitForLog((e) => e.message === 'Job finished: reply sent' || String(e.message).startsWith('Job failed'), 120_000);
     if (finished.message !== 'Job finished: reply sent') {
@@ -78,6 +81,11 @@ async function main(): Promise<number> {
       log(`  In-Reply-To: ${message?.headers['In-Reply-To'] ?? '?'}`);
       log(`  References:  ${message?.headers['References'] ?? '?'}`);
       log(`  attachments: ${message?.attachments.map((a) => `${a.filename} (${a.size} B)`).join(', ') || 'none'}`);
+      const missing = EXPORT_FORMATS.filter((f) => !message?.attachments.some((a) => a.filename === `answer.${f}`));
+      if (missing.length) {
+        log(`✗ requested exports missing from the reply: ${missing.join(', ')}`);
+        return 1;
+      }
     } else {
       log(`  Mailgun message id: ${String(finished.id)}`);
     }

@@ -76,6 +76,26 @@ describe('gemini stand-in', () => {
     assert.match(text, /> What did the trip cost\?/);
   });
 
+  it('ends a stream with finishReason MAX_TOKENS when the answer exceeds generationConfig.maxOutputTokens', async () => {
+    const res = await post(streamUrl, body('Subject: Long\nWrite a lot.', { generationConfig: { maxOutputTokens: 20 } }));
+    const chunks = events(await res.text());
+    const last = chunks.at(-1)!;
+    assert.equal(last.candidates[0]!.finishReason, 'MAX_TOKENS');
+    assert.ok(chunks.slice(0, -1).every((c) => c.candidates[0]!.finishReason === undefined), 'only the last event has a finish reason');
+    const text = chunks.map((c) => c.candidates[0]!.content.parts.map((p) => p.text).join('')).join('');
+    assert.equal(text.length, 80, 'cut at 20 tokens of ~4 characters');
+    assert.equal(last.usageMetadata.candidatesTokenCount, 20);
+  });
+
+  it('ends with the finish reason a max-tokens or finish:<reason> marker names, after part of the answer', async () => {
+    for (const [marker, reason] of [['[standin:max-tokens]', 'MAX_TOKENS'], ['[standin:finish:other]', 'OTHER']] as const) {
+      const stream = events(await (await post(streamUrl, body(`Subject: Cut\n${marker}`))).text());
+      assert.equal(stream.at(-1)!.candidates[0]!.finishReason, reason, marker);
+      const unary = (await (await post(unaryUrl, body(`Subject: Cut\n${marker}`))).json()) as WireResponse;
+      assert.equal(unary.candidates[0]!.finishReason, reason, marker);
+    }
+  });
+
   it('answers generateContent with the whole response as JSON', async () => {
     const res = await post(unaryUrl, body('Hello'));
     assert.equal(res.status, 200);
@@ -173,6 +193,8 @@ describe('gemini stand-in', () => {
     assert.deepEqual(scenarioFromMarker('slow:250'), { kind: 'slow', chunkDelayMs: 250 });
     assert.deepEqual(scenarioFromMarker('empty'), { kind: 'empty' });
     assert.deepEqual(scenarioFromMarker('ok'), { kind: 'ok' });
+    assert.deepEqual(scenarioFromMarker('max-tokens'), { kind: 'finish', reason: 'MAX_TOKENS' });
+    assert.deepEqual(scenarioFromMarker('finish:other'), { kind: 'finish', reason: 'OTHER' });
     assert.equal(scenarioFromMarker('nonsense'), undefined);
   });
 

@@ -30,6 +30,11 @@
  * | `[standin:blocked-finish]`    | one chunk, then `finishReason: SAFETY`                    |
  * | `[standin:slow:200]`          | 200 ms between chunks                                     |
  * | `[standin:empty]`             | `finishReason: STOP` with no text                         |
+ * | `[standin:max-tokens]`        | half the answer, then `finishReason: MAX_TOKENS`          |
+ * | `[standin:finish:other]`      | half the answer, then that finish reason (`OTHER`)        |
+ *
+ * `generationConfig.maxOutputTokens` is honoured like Gemini does: an answer longer than the cap
+ * (at ~4 characters a token) is cut there and ends with `finishReason: MAX_TOKENS`.
  *
  * A marker ending in `xN` (`[standin:503x2]`) applies to the first N requests carrying that
  * marker and prompt only, then the answer is normal — so retries can be shown from outside.
@@ -67,7 +72,12 @@ export type Scenario =
       via?: 'prompt' | 'finish';
     }
   | { kind: 'slow'; chunkDelayMs: number }
-  | { kind: 'empty' };
+  | { kind: 'empty' }
+  | {
+      kind: 'finish';
+      /** The finish reason the last chunk carries instead of `STOP` (`MAX_TOKENS`, `OTHER`…). */
+      reason: string;
+    };
 
 export interface RecordedRequest {
   method: string;
@@ -176,6 +186,10 @@ export function scenarioFromMarker(marker: string): Scenario | undefined {
       return { kind: 'slow', chunkDelayMs: n(arg, 200) };
     case 'empty':
       return { kind: 'empty' };
+    case 'max-tokens':
+      return { kind: 'finish', reason: 'MAX_TOKENS' };
+    case 'finish':
+      return /^[a-z_]+$/.test(arg ?? '') ? { kind: 'finish', reason: arg!.toUpperCase() } : undefined;
     default:
       return undefined;
   }
@@ -191,6 +205,18 @@ interface WirePart {
 interface WireBody {
   contents?: Array<{ role?: unknown; parts?: WirePart[] }>;
   systemInstruction?: { parts?: WirePart[] };
+  generationConfig?: { maxOutputTokens?: unknown };
+}
+
+/**
+ * The answer as it will be sent and how it ends: a `finish` scenario keeps about half of it;
+ * `maxOutputTokens` cuts it at the cap. Either way the last chunk says why instead of `STOP`.
+ */
+export function limitAnswer(answer: string, scenario: Scenario, body: WireBody): { answer: string; finishReason: string } {
+  if (scenario.kind === 'finish') return { answer: answer.slice(0, Math.max(1, Math.ceil(answer.length / 2))), finishReason: scenario.reason };
+  const cap = body.generationConfig?.maxOutputTokens;
+  if (typeof cap === 'number' && cap > 0 && tokens(answer.length) > cap) return { answer: answer.slice(0, cap * 4), finishReason: 'MAX_TOKENS' };
+  return { answer, finishReason: 'STOP' };
 }
 
 function textParts(body: WireBody): string[] {
@@ -379,7 +405,7 @@ export async function startGeminiStandin(options: GeminiStandinOptions = {}): Pr
       req.on('error', reject);
     });
 
-  const stream = (req: IncomingMessage, res: ServerResponse, scenario: Scenario, answer: string, meta: ResponseMeta) => {
+  const stream = (req: IncomingMessage, res: ServerResponse, scenario: Scenario, answer: string, meta: ResponseMeta, finishReason: string) => {
     const pieces = splitIntoChunks(answer, chunkCount);
     const delay = scenario.kind === 'slow' ? scenario.chunkDelayMs : baseDelay;
     // How many chunks to send, and what happens after them.
@@ -432,7 +458,7 @@ export async function startGeminiStandin(options: GeminiStandinOptions = {}): Pr
         chars += piece.length;
         sent++;
         const last = then === 'finish' && sent === pieces.length;
-        res.write(sse(responseJson(meta, piece, last ? 'STOP' : undefined, chars)));
+        res.write(sse(responseJson(meta, piece, last ? finishReason : undefined, chars)));
         if (last) res.end();
         else pending = later(delay, next);
         return;
@@ -444,7 +470,7 @@ export async function startGeminiStandin(options: GeminiStandinOptions = {}): Pr
     else if (then === 'reset') req.socket.destroy();
   };
 
-  const unary = (req: IncomingMessage, res: ServerResponse, scenario: Scenario, answer: string, meta: ResponseMeta) => {
+  const unary = (req: IncomingMessage, res: ServerResponse, scenario: Scenario, answer: string, meta: ResponseMeta, finishReason: string) => {
     const delay = (scenario.kind === 'slow' ? scenario.chunkDelayMs : baseDelay) * chunkCount;
     switch (scenario.kind) {
       case 'hang-before-first-chunk':
@@ -460,7 +486,7 @@ export async function startGeminiStandin(options: GeminiStandinOptions = {}): Pr
         later(delay, () => sendJson(res, 200, responseJson(meta, '', 'STOP', 0)));
         return;
       default:
-        later(delay, () => sendJson(res, 200, responseJson(meta, answer, 'STOP', answer.length)));
+        later(delay, () => sendJson(res, 200, responseJson(meta, answer, finishReason, answer.length)));
     }
   };
 
@@ -509,11 +535,11 @@ export async function startGeminiStandin(options: GeminiStandinOptions = {}): Pr
       sendJson(res, scenario.status, googleError(scenario.status, scenario.message, scenario.retryDelay), scenario.retryAfter ? { 'retry-after': scenario.retryAfter } : {});
       return;
     }
-    const answer = standinAnswer(body, model);
+    const { answer, finishReason } = limitAnswer(standinAnswer(body, model), scenario, body);
     const promptChars = textParts(body).reduce((n, t) => n + t.length, 0);
     const meta: ResponseMeta = { model, responseId: randomUUID().replace(/-/g, '').slice(0, 22), promptTokens: tokens(promptChars) };
-    if (action === 'streamGenerateContent') stream(req, res, scenario, answer, meta);
-    else unary(req, res, scenario, answer, meta);
+    if (action === 'streamGenerateContent') stream(req, res, scenario, answer, meta, finishReason);
+    else unary(req, res, scenario, answer, meta, finishReason);
   };
 
   const server: Server = createServer((req, res) => {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ErrorCodes, isWorkerError } from '../errors.ts';
-import { PDF_NEEDS_QUARTO, renderBuiltin } from './builtin.ts';
+import { renderBuiltin } from './builtin.ts';
+import { pdfText } from './fixtures/pdf-text.ts';
 import { unzip } from './fixtures/zip.ts';
 import { PandocEngine } from './pandoc-engine.ts';
 
@@ -24,6 +24,14 @@ const ANSWER = [
   'Tracked <img src="http://evil.example/pixel.png"> and `<script>x</script>`{=html}.',
   '',
 ].join('\n');
+
+/** Everything a file says: HTML as is, every DOCX part, the PDF's raw bytes and its extracted text. */
+async function readAll(path: string, format: 'html' | 'docx' | 'pdf', encoding: BufferEncoding): Promise<string> {
+  const bytes = await readFile(path);
+  if (format === 'docx') return [...unzip(bytes).values()].map((b) => b.toString(encoding)).join('');
+  if (format === 'pdf') return bytes.toString(encoding) + (await pdfText(bytes));
+  return bytes.toString(encoding);
+}
 
 describe('built-in engine (pandoc-wasm)', () => {
   let engine: PandocEngine;
@@ -65,15 +73,16 @@ describe('built-in engine (pandoc-wasm)', () => {
     assert.ok(files.has('[Content_Types].xml'));
   });
 
-  it('reports PDF as unsupported instead of trying', async () => {
-    const error = await renderBuiltin(ANSWER, 'pdf', { engine, dir: await dir(), timeoutMs: 30_000 }).then(
-      () => assert.fail('expected a rejection'),
-      (e: unknown) => e,
-    );
-    assert.ok(isWorkerError(error));
-    assert.equal(error.code, ErrorCodes.EXPORT_UNSUPPORTED);
-    assert.equal(error.retryable, false);
-    assert.equal(error.message, PDF_NEEDS_QUARTO);
+  it('writes a PDF whose extracted text carries the title and the answer', async () => {
+    const out = await renderBuiltin(ANSWER, 'pdf', { engine, dir: await dir(), timeoutMs: 60_000, title: 'Re: Costs <b>&</b>' });
+    const bytes = await readFile(out.path);
+    assert.equal(out.bytes, bytes.byteLength);
+    assert.equal(bytes.subarray(0, 5).toString('latin1'), '%PDF-');
+    const text = await pdfText(bytes);
+    assert.match(text, /^Re: Costs <b>&<\/b>/, 'the title, as plain text');
+    assert.match(text, /Quarterly report[\s\S]*The answer text with bold and a table:/);
+    assert.match(text, /Item\s+Cost\s+Tea\s+3/);
+    assert.match(text, /<script>alert\("from the email"\)<\/script>/, 'the raw HTML block is shown as code');
   });
 
   it('never puts a secret from process.env into the output, even when a shortcode asks for it', async () => {
@@ -81,10 +90,9 @@ describe('built-in engine (pandoc-wasm)', () => {
     process.env.EW_BUILTIN_TEST_KEY = secret;
     try {
       const markdown = `Key: {{< env EW_BUILTIN_TEST_KEY >}} and {{{< env EW_BUILTIN_TEST_KEY >}}} and \`{{< env EW_BUILTIN_TEST_KEY >}}\``;
-      for (const format of ['html', 'docx'] as const) {
+      for (const format of ['html', 'docx', 'pdf'] as const) {
         const out = await renderBuiltin(markdown, format, { engine, dir: await dir(), timeoutMs: 30_000 });
-        const bytes = await readFile(out.path);
-        const text = format === 'docx' ? [...unzip(bytes).values()].map((b) => b.toString('utf8')).join('') : bytes.toString('utf8');
+        const text = await readAll(out.path, format, 'utf8');
         assert.ok(!text.includes(secret), `no secret in the ${format}`);
         assert.match(text, /EW_BUILTIN_TEST_KEY/, 'the shortcode is shown as text');
       }
@@ -98,10 +106,9 @@ describe('built-in engine (pandoc-wasm)', () => {
     const hostFile = join(root, 'host-secret.png');
     await writeFile(hostFile, marker);
     const markdown = `![x](${hostFile})\n\n<img src="${hostFile}">\n\n\\input{${hostFile}}\n\n![y](file://${hostFile})\n`;
-    for (const format of ['html', 'docx'] as const) {
+    for (const format of ['html', 'docx', 'pdf'] as const) {
       const out = await renderBuiltin(markdown, format, { engine, dir: await dir(), timeoutMs: 30_000 });
-      const bytes = await readFile(out.path);
-      const text = format === 'docx' ? [...unzip(bytes).values()].map((b) => b.toString('latin1')).join('') : bytes.toString('latin1');
+      const text = await readAll(out.path, format, 'latin1');
       assert.ok(!text.includes(marker), `host file content not in the ${format}`);
       assert.ok(!text.includes(Buffer.from(marker).toString('base64')), `nor base64-embedded in the ${format}`);
     }

@@ -1,12 +1,11 @@
 /**
- * The built-in export engine, used when no Quarto binary is installed: pandoc-wasm in a Worker
- * (`pandoc-engine.ts`) produces standalone, self-contained HTML (MathML, no scripts) and DOCX.
- * PDF needs a typesetter (Typst or LaTeX) that only a Quarto install brings: it is reported as
- * unsupported, never attempted.
+ * The built-in export engine, used when no Quarto binary is installed and as the fallback when a
+ * Quarto render fails: pandoc-wasm in a Worker (`pandoc-engine.ts`) produces standalone,
+ * self-contained HTML (MathML, no scripts), DOCX, and PDF through Typst (pandoc's typst writer, then
+ * the Typst compiler from npm, in the same Worker).
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ErrorCodes, permanent } from '../errors.ts';
 import { outputName, type ExportFormat } from './formats.ts';
 import type { PandocEngine, RenderOutcome } from './pandoc-engine.ts';
 
@@ -22,16 +21,11 @@ export interface BuiltinRenderOptions {
   signal?: AbortSignal;
 }
 
-export const PDF_NEEDS_QUARTO = 'PDF needs Quarto (not installed on this worker)';
-
 export async function renderBuiltin(
   markdown: string,
   format: ExportFormat,
   options: BuiltinRenderOptions,
 ): Promise<{ path: string; bytes: number; outcome: RenderOutcome }> {
-  if (format === 'pdf') {
-    throw permanent(ErrorCodes.EXPORT_UNSUPPORTED, PDF_NEEDS_QUARTO, { details: { operation: 'export', format, engine: 'builtin' } });
-  }
   const outcome = await options.engine.render(markdown, format, {
     timeoutMs: options.timeoutMs,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -4,7 +4,8 @@ import { chmod, copyFile, mkdtemp, readdir, readFile, rm } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ErrorCodes, permanent } from '../errors.ts';
-import { exportAnswer, type ExportAnswerOptions } from './export-answer.ts';
+import { exportAnswer, type ExportAnswerOptions, type RenderEvent } from './export-answer.ts';
+import { pdfText } from './fixtures/pdf-text.ts';
 import { PandocEngine } from './pandoc-engine.ts';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
@@ -103,59 +104,54 @@ describe('exportAnswer', () => {
     }
   });
 
-  it('reports a failing Quarto per format instead of throwing', async () => {
-    const result = await exportAnswer('# x', ['pdf', 'html'], await options({ quartoPath: await fake('quarto-fail') }));
+  it('a failing Quarto costs no format: each is made once more by the built-in engine, and the reason is kept', async () => {
+    const events: RenderEvent[] = [];
+    const result = await exportAnswer('# Fallback\n\nTea costs **3**.', ['pdf', 'html'], await options({ quartoPath: await fake('quarto-fail'), onRender: (e) => events.push(e) }));
+    assert.deepEqual(result.failures, []);
+    assert.deepEqual(
+      result.files.map((f) => [f.format, f.engine, f.fallbackFrom?.reason]),
+      [
+        ['pdf', 'builtin', 'Quarto could not convert the answer'],
+        ['html', 'builtin', 'Quarto could not convert the answer'],
+      ],
+    );
+    assert.match(await pdfText(await readFile(result.files[0]!.path)), /Fallback[\s\S]*Tea costs 3/);
+    assert.deepEqual(
+      events.map((e) => [e.format, e.engine, e.outcome, e.fallback, e.code]),
+      [
+        ['pdf', 'quarto', 'failed', false, ErrorCodes.EXPORT_FAILED],
+        ['pdf', 'builtin', 'ok', true, undefined],
+        ['html', 'quarto', 'failed', false, ErrorCodes.EXPORT_FAILED],
+        ['html', 'builtin', 'ok', true, undefined],
+      ],
+    );
+  });
+
+  it('a Quarto timeout falls back to the built-in engine for the same format', async () => {
+    await engine.sanitize('warm up', { timeoutMs: 30_000 });
+    const result = await exportAnswer('# x', ['html'], await options({ quartoPath: await fake('quarto-slow'), timeoutMs: 1500 }));
+    assert.deepEqual(result.failures, []);
+    assert.equal(result.files[0]!.engine, 'builtin');
+    assert.equal(result.files[0]!.fallbackFrom?.reason, 'the conversion took longer than 2 s and was stopped');
+  });
+
+  it('the fallback runs only in what is left of the export budget', async () => {
+    const events: RenderEvent[] = [];
+    const result = await exportAnswer('# x', ['pdf'], await options({ quartoPath: await fake('quarto-slow'), timeoutMs: 30_000, budgetMs: 600, onRender: (e) => events.push(e) }));
     assert.deepEqual(result.files, []);
-    assert.deepEqual(
-      result.failures.map((f) => [f.format, f.error.code, f.reason]),
-      [
-        ['pdf', ErrorCodes.EXPORT_FAILED, 'Quarto could not convert the answer'],
-        ['html', ErrorCodes.EXPORT_FAILED, 'Quarto could not convert the answer'],
-      ],
-    );
-    assert.match(String(result.failures[0]!.error.details.stderr), /unknown font family/);
+    assert.equal(result.failures.length, 1);
+    assert.match(result.failures[0]!.reason, /no time was left for the conversion/);
+    assert.ok(!events.some((e) => e.engine === 'builtin' && e.outcome === 'ok'), 'no built-in render finished after the budget');
   });
 
-  it('reports a Quarto timeout as a failure with a short reason', async () => {
-    const result = await exportAnswer('# x', ['pdf'], await options({ quartoPath: await fake('quarto-slow'), timeoutMs: 300 }));
-    assert.equal(result.failures[0]!.error.code, ErrorCodes.TIMEOUT);
-    assert.equal(result.failures[0]!.reason, 'the conversion took longer than 300 ms and was stopped');
-  });
-
-  it('rejects a Quarto output that is not the requested format', async () => {
-    const result = await exportAnswer('# x', ['pdf', 'docx', 'html'], await options({ quartoPath: await fake('quarto-wrong') }));
-    assert.deepEqual(result.files, []);
-    assert.deepEqual(
-      result.failures.map((f) => [f.format, f.error.code]),
-      [
-        ['pdf', ErrorCodes.EXPORT_FAILED],
-        ['docx', ErrorCodes.EXPORT_FAILED],
-        ['html', ErrorCodes.EXPORT_FAILED],
-      ],
-    );
-    assert.match(result.failures[0]!.error.message, /not a pdf file/);
-  });
-
-  it('rejects a Quarto run that exits 0 without output', async () => {
-    const result = await exportAnswer('# x', ['html'], await options({ quartoPath: await fake('quarto-empty') }));
-    assert.match(result.failures[0]!.error.message, /wrote no answer\.html/);
-  });
-
-  it('without Quarto uses the built-in engine for HTML and DOCX and reports PDF as unsupported', async () => {
-    const result = await exportAnswer('# Built in\n\nText.', ['pdf', 'docx', 'html'], await options({ title: 'Re: Hi' }));
-    assert.deepEqual(
-      result.files.map((f) => [f.format, f.engine]),
-      [
-        ['docx', 'builtin'],
-        ['html', 'builtin'],
-      ],
-    );
-    assert.deepEqual(
-      result.failures.map((f) => [f.format, f.error.code, f.reason]),
-      [['pdf', ErrorCodes.EXPORT_UNSUPPORTED, 'PDF needs Quarto (not installed on this worker)']],
-    );
-    assert.match(await readFile(result.files[1]!.path, 'utf8'), /<title>Re: Hi<\/title>[\s\S]*Built in/);
-    assert.equal((await readFile(result.files[0]!.path)).subarray(0, 2).toString(), 'PK');
+  it('a Quarto output that is not the requested format, or none at all, is made again by the built-in engine', async () => {
+    for (const script of ['quarto-wrong', 'quarto-empty']) {
+      const events: RenderEvent[] = [];
+      const result = await exportAnswer('# x', ['pdf', 'docx', 'html'], await options({ quartoPath: await fake(script), onRender: (e) => events.push(e) }));
+      assert.deepEqual(result.failures, [], script);
+      assert.deepEqual(result.files.map((f) => [f.format, f.engine]), [['pdf', 'builtin'], ['docx', 'builtin'], ['html', 'builtin']], script);
+      assert.deepEqual(events.filter((e) => e.engine === 'quarto').map((e) => e.code), [ErrorCodes.EXPORT_FAILED, ErrorCodes.EXPORT_FAILED, ErrorCodes.EXPORT_FAILED], script);
+    }
   });
 
   it('falls back to the built-in engine when QUARTO_PATH is not executable', async () => {

@@ -15,6 +15,20 @@ export interface ExportedFile {
   contentType: string;
   engine: ExportEngine;
   bytes: number;
+  /** Made by the built-in engine after Quarto failed on this format. */
+  fallbackFrom?: { engine: 'quarto'; reason: string };
+}
+
+/** One render attempt, reported to `onRender` (metrics). */
+export interface RenderEvent {
+  format: ExportFormat;
+  engine: ExportEngine;
+  outcome: 'ok' | 'failed';
+  /** A built-in render after Quarto failed on this format. */
+  fallback: boolean;
+  durationMs: number;
+  /** Error code when `outcome` is `failed`. */
+  code?: string;
 }
 
 export interface ExportFailure {

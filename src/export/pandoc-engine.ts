@@ -1,11 +1,16 @@
 /**
  * pandoc-wasm behind a `worker_threads` Worker: used to sanitise every answer (parse → clean AST →
- * write, see `sanitize.ts`) and as the built-in export engine when no Quarto binary is installed.
+ * write, see `sanitize.ts`) and as the built-in export engine (HTML, DOCX, and PDF through the Typst
+ * compiler loaded into the same Worker on the first PDF) when no Quarto binary is installed or a
+ * Quarto render failed.
  *
  * Why a Worker: a conversion is synchronous wasm that can run for seconds on a large or hostile
  * input. In a Worker it does not block the event loop (heartbeats, HTTP, other jobs keep running),
  * and a timeout or a job abort can stop it for real with `worker.terminate()` — an *aggressive*
  * timeout, unlike the cooperative AbortSignal elsewhere.
+ * The Typst compile (PDF) is native code, which `terminate()` cannot cut short: the caller still
+ * gets its timeout error at once, and the discarded Worker exits when that compile returns (the
+ * next call waits for it, within its own timeout).
  *
  * One warm Worker is reused: loading the wasm takes ~1.5 s and ~300 MB. Reuse is safe because
  * each conversion starts from a cleared in-memory file system and no document content can run
@@ -95,7 +100,7 @@ export class PandocEngine {
     return { markdown: r.markdown, report: r.report, fallback: r.fallback, problems: r.problems };
   }
 
-  /** Sanitises and converts untrusted Markdown to a standalone HTML or DOCX file. */
+  /** Sanitises and converts untrusted Markdown to a standalone HTML, DOCX or PDF file. */
   async render(markdown: string, format: BuiltinFormat, options: EngineCallOptions & { title?: string }): Promise<RenderOutcome> {
     const request: Request = { op: 'render', markdown, format, ...(options.title ? { title: options.title } : {}) };
     const r = await this.#call(request, 'builtin', options);

@@ -1,7 +1,7 @@
 /** Messages between `pandoc-engine.ts` (main thread) and `pandoc-worker.ts`. */
 import type { SanitizeReport } from './sanitize.ts';
 
-export type BuiltinFormat = 'html' | 'docx';
+export type BuiltinFormat = 'html' | 'docx' | 'pdf';
 
 export type WorkerRequest =
   | { id: number; op: 'sanitize'; markdown: string }

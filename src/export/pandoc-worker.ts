@@ -6,6 +6,9 @@
  * the document cannot read host files, environment variables or URLs. The Worker itself is started
  * with an empty `env` as well.
  *
+ * PDF: the sanitised AST → Typst (pandoc's typst writer) → verified (`typst-guard.ts`) → compiled
+ * by the Typst compiler in an empty workspace (`typst-pdf.ts`).
+ *
  * Requests are handled one at a time (the engine serialises them); each `convert` call clears the
  * WASI file system first, so nothing of one job is visible to the next.
  */
@@ -22,7 +25,10 @@ import {
   verifySanitized,
   type SanitizeReport,
 } from './sanitize.ts';
-import type { WorkerRequest, WorkerResponse } from './pandoc-protocol.ts';
+import type { BuiltinFormat, WorkerRequest, WorkerResponse } from './pandoc-protocol.ts';
+import { prepareForTypst, typstPreamble } from './typst-document.ts';
+import { verifyTypstBody } from './typst-guard.ts';
+import { TypstError, compileTypstPdf } from './typst-pdf.ts';
 
 type Convert = typeof convertType;
 type ConvertResult = Awaited<ReturnType<Convert>>;
@@ -86,8 +92,28 @@ async function sanitize(markdown: string): Promise<Sanitized> {
 
 const MATHML = { method: 'mathml' };
 
-async function render(markdown: string, format: 'html' | 'docx', title: string | undefined): Promise<{ bytes: Uint8Array; sanitized: Sanitized }> {
+/**
+ * Typst body for a sanitised document, verified. If the writer's output ever holds code outside
+ * its own vocabulary, the answer is written as one plain code block instead (like `fallbackMarkdown`).
+ */
+async function typstBody(sanitized: Sanitized, original: string): Promise<{ body: string; problems: string[] }> {
+  const body = (await run({ from: 'json', to: 'typst', wrap: 'preserve' }, JSON.stringify(prepareForTypst(sanitized.doc)))).stdout;
+  const problems = verifyTypstBody(body);
+  if (!problems.length) return { body, problems };
+  const plain = prepareForTypst(await toJson(fallbackMarkdown(original), VERIFY_READER));
+  const fallback = (await run({ from: 'json', to: 'typst', wrap: 'preserve' }, JSON.stringify(plain))).stdout;
+  const again = verifyTypstBody(fallback);
+  if (again.length) throw new PandocError(`typst output failed verification: ${[...problems, ...again].slice(0, 5).join('; ')}`);
+  return { body: fallback, problems: problems.map((p) => `typst: ${p}`) };
+}
+
+async function render(markdown: string, format: BuiltinFormat, title: string | undefined): Promise<{ bytes: Uint8Array; sanitized: Sanitized }> {
   const sanitized = await sanitize(markdown);
+  if (format === 'pdf') {
+    const { body, problems } = await typstBody(sanitized, markdown);
+    const pdf = await compileTypstPdf(typstPreamble() + body, title);
+    return { bytes: pdf, sanitized: problems.length ? { ...sanitized, fallback: true, problems: [...sanitized.problems, ...problems] } : sanitized };
+  }
   const doc: PandocDocument = {
     ...sanitized.doc,
     // MetaString: the title is literal text, never parsed as Markdown.
@@ -136,8 +162,9 @@ port.on('message', (request: WorkerRequest) => {
     (response) => port.postMessage(response, response.ok && response.op === 'render' ? [response.bytes.buffer as ArrayBuffer] : []),
     (error: unknown) => {
       const message = error instanceof Error ? error.message : String(error);
-      // Anything but a Pandoc error report (e.g. a wasm trap) may leave the instance broken.
-      port.postMessage({ id: request.id, ok: false, fatal: !(error instanceof PandocError), message } satisfies WorkerResponse);
+      // Anything but a Pandoc or Typst error report (e.g. a wasm trap) may leave the instance broken.
+      const fatal = !(error instanceof PandocError || error instanceof TypstError);
+      port.postMessage({ id: request.id, ok: false, fatal, message } satisfies WorkerResponse);
     },
   );
 });

@@ -180,6 +180,29 @@ describe('gemini client (stand-in, real SDK)', () => {
     assert.equal(standin.requests.length, 1);
   });
 
+  it('sends maxOutputTokens and keeps an answer cut by it as complete text with finish reason MAX_TOKENS', async () => {
+    const capped = createGeminiClient({ apiKey: API_KEY, baseUrl: standin.url, model: MODEL, apiVersion: 'v1beta', maxOutputTokens: 25 });
+    const { options } = streamOptions();
+    const answer = await capped.streamAnswer(REQUEST, options);
+    assert.equal(answer.complete, true);
+    assert.equal(answer.finishReason, 'MAX_TOKENS');
+    assert.equal(answer.text.length, 100);
+    assert.ok(answer.text.startsWith(STANDIN_LABEL));
+    assert.deepEqual((standin.requests.at(-1)!.body as { generationConfig?: unknown }).generationConfig, { maxOutputTokens: 25 });
+  });
+
+  it('keeps the answer and its finish reason when the model stops for another reason (OTHER)', async () => {
+    standin.enqueue({ kind: 'finish', reason: 'OTHER' });
+    const { options } = streamOptions();
+    const answer = await client.streamAnswer(REQUEST, options);
+    assert.equal(answer.finishReason, 'OTHER');
+    assert.ok(answer.text.length > 0);
+  });
+
+  it('refuses a maxOutputTokens that is not a positive integer', () => {
+    assert.throws(() => createGeminiClient({ apiKey: API_KEY, model: MODEL, maxOutputTokens: 0 }), /maxOutputTokens/);
+  });
+
   it('rejects an answer stopped with finishReason SAFETY as blocked, even after some text', async () => {
     standin.enqueue({ kind: 'blocked', via: 'finish' });
     const { options } = streamOptions();

@@ -21,7 +21,7 @@ import { abortReason } from '../resilience/deadline.ts';
 import { retry } from '../resilience/retry.ts';
 import { classifyGeminiError } from './classify.ts';
 import { recordingFetch } from './fetch.ts';
-import { blockedError, finishReasonOf, textOf, usageOf } from './response.ts';
+import { blockedError, cutBy, finishReasonOf, textOf, usageOf } from './response.ts';
 import { createStreamTimers } from './stream-timers.ts';
 import type { GeminiAnswer, GeminiClient, GeminiClientOptions, GeminiRequest, GeminiUsage, GenerateOptions, StreamAnswerOptions } from './types.ts';
 
@@ -41,6 +41,9 @@ function validate(options: GeminiClientOptions): void {
   if (typeof options.apiKey !== 'string' || options.apiKey === '') throw new TypeError('Expected `apiKey` to be a non-empty string.');
   if (typeof options.model !== 'string' || options.model === '') throw new TypeError('Expected `model` to be a non-empty string.');
   if (options.baseUrl !== undefined && !URL.canParse(options.baseUrl)) throw new TypeError('Expected `baseUrl` to be a URL.');
+  if (options.maxOutputTokens !== undefined && !(Number.isInteger(options.maxOutputTokens) && options.maxOutputTokens > 0)) {
+    throw new TypeError('Expected `maxOutputTokens` to be an integer > 0.');
+  }
 }
 
 function validateDurations(values: Record<string, number>): void {
@@ -49,12 +52,13 @@ function validateDurations(values: Record<string, number>): void {
   }
 }
 
-function toParameters(model: string, request: GeminiRequest, signal: AbortSignal, fetchFn: typeof globalThis.fetch): GenerateContentParameters {
+function toParameters(model: string, request: GeminiRequest, signal: AbortSignal, fetchFn: typeof globalThis.fetch, maxOutputTokens: number | undefined): GenerateContentParameters {
   return {
     model,
     contents: [{ role: 'user', parts: request.parts }],
     config: {
       ...(request.systemInstruction ? { systemInstruction: request.systemInstruction } : {}),
+      ...(maxOutputTokens ? { maxOutputTokens } : {}),
       abortSignal: signal,
       automaticContinuation: false,
       httpOptions: { fetch: fetchFn },
@@ -116,7 +120,7 @@ export function createGeminiClient(options: GeminiClientOptions): GeminiClient {
       let last: GenerateContentResponse | undefined;
       let chunks = 0;
       try {
-        const stream = await ai.models.generateContentStream(toParameters(model, request, timers.signal, http.fetch));
+        const stream = await ai.models.generateContentStream(toParameters(model, request, timers.signal, http.fetch, options.maxOutputTokens));
         for await (const chunk of stream) {
           chunks++;
           timers.chunk();
@@ -138,7 +142,8 @@ export function createGeminiClient(options: GeminiClientOptions): GeminiClient {
         throw classifyGeminiError(error, STREAM_OPERATION, { ...(http.headers ? { headers: http.headers } : {}), midStream: chunks > 0, secrets });
       }
       const result = finish(STREAM_OPERATION, text, finishReason, last);
-      logger?.debug('Gemini stream finished', { attempt: attemptNumber, chunks, chars: text.length, finishReason });
+      // A cut answer (MAX_TOKENS, OTHER…) is still an answer: kept, and the reply says it was cut.
+      logger?.[cutBy(finishReason) ? 'warn' : 'debug']('Gemini stream finished', { attempt: attemptNumber, chunks, chars: text.length, finishReason });
       return result;
     };
 
@@ -180,7 +185,7 @@ export function createGeminiClient(options: GeminiClientOptions): GeminiClient {
         const http = recordingFetch();
         let response: GenerateContentResponse;
         try {
-          response = await ai.models.generateContent(toParameters(model, request, signal, http.fetch));
+          response = await ai.models.generateContent(toParameters(model, request, signal, http.fetch, options.maxOutputTokens));
         } catch (error) {
           throw classifyGeminiError(error, UNARY_OPERATION, { ...(http.headers ? { headers: http.headers } : {}), secrets });
         }

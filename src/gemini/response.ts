@@ -21,6 +21,19 @@ export const BLOCKING_FINISH_REASONS: ReadonlySet<string> = new Set([
   'IMAGE_RECITATION',
 ]);
 
+/** The finish reason of an answer the model ended on its own. */
+export const NORMAL_FINISH_REASON = 'STOP';
+
+/**
+ * How an answer that arrived in full was ended, when not normally: `max-tokens` (it reached
+ * `maxOutputTokens`), `other` (any other reason but `STOP`: the text may be incomplete), or
+ * undefined for a normal stop or no reason at all.
+ */
+export function cutBy(finishReason: string | undefined): 'max-tokens' | 'other' | undefined {
+  if (finishReason === undefined || finishReason === NORMAL_FINISH_REASON) return undefined;
+  return finishReason === 'MAX_TOKENS' ? 'max-tokens' : 'other';
+}
+
 /**
  * The answer text in a response: the first candidate's text parts, in order. Thought summaries
  * (`thought: true`) are not part of the answer. (The SDK's `.text` getter does the same but

@@ -26,7 +26,10 @@ export interface GeminiAnswer {
   text: string;
   /** The model finished the answer (a finish reason arrived). False: cut short, see `stoppedBy`. */
   complete: boolean;
-  /** Gemini's finish reason (`STOP`, `MAX_TOKENS`…) when the answer is complete. */
+  /**
+   * Gemini's finish reason (`STOP`, `MAX_TOKENS`…) when the answer is complete. Anything but
+   * `STOP` means the text may be cut (see `cutBy` in `response.ts`); the reply says so.
+   */
   finishReason?: string;
   /** Attempts made, the first included. */
   attempts: number;
@@ -47,6 +50,13 @@ export interface GeminiClientOptions {
   apiVersion?: string;
   /** Model id (`GEMINI_MODEL`). */
   model: string;
+  /**
+   * Cap on the tokens one request may generate (`generationConfig.maxOutputTokens`; thinking tokens
+   * count too on 2.5 models), so one job cannot run up the bill. An answer that reaches it ends with
+   * finish reason `MAX_TOKENS` and the reply says it was cut (`GEMINI_MAX_OUTPUT_TOKENS`).
+   * @defaultValue the model's own limit
+   */
+  maxOutputTokens?: number;
   /** Debug lines per attempt. @defaultValue no logging */
   logger?: Logger;
 }

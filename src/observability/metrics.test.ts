@@ -83,6 +83,16 @@ describe('createMetrics', () => {
     assert.equal(sample(text, 'job_duration_ms_sum{outcome="replied"}'), 42_000);
   });
 
+  it('counts export renders by format, engine, outcome and fallback', async () => {
+    const metrics = createMetrics();
+    metrics.recordExport({ format: 'pdf', engine: 'quarto', outcome: 'failed', fallback: false, durationMs: 600 });
+    metrics.recordExport({ format: 'pdf', engine: 'builtin', outcome: 'ok', fallback: true, durationMs: 400 });
+    const text = await metrics.registry.metrics();
+    assert.equal(sample(text, 'export_renders_total{format="pdf",engine="quarto",outcome="failed",fallback="false"}'), 1);
+    assert.equal(sample(text, 'export_renders_total{format="pdf",engine="builtin",outcome="ok",fallback="true"}'), 1);
+    assert.equal(sample(text, 'export_render_duration_ms_sum{format="pdf",engine="builtin"}'), 400);
+  });
+
   it('keeps each instance on its own registry', async () => {
     const a = createMetrics();
     const b = createMetrics();

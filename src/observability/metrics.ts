@@ -69,6 +69,8 @@ export interface Metrics extends LevelMetricsSink {
   recordGiveUp(operation: string, reason: string): void;
   /** Counts one finished job and its duration. */
   recordJob(outcome: string, durationMs: number): void;
+  /** Counts one export render: format, engine (`quarto`/`builtin`), outcome (`ok`/`failed`), and whether it was a fallback after Quarto failed. */
+  recordExport(event: { format: string; engine: string; outcome: string; fallback: boolean; durationMs: number }): void;
   /** Percentage of operations of `level` that timed out in the sliding window (0–100). */
   timeoutPercentage(level: string): number;
   /** Counts of the sliding window for `level`. */
@@ -189,6 +191,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     registers: [registry],
   });
 
+  const exportRenders = new Counter({
+    name: 'export_renders_total',
+    help: 'Export renders, by format, engine (quarto, builtin), outcome (ok, failed) and fallback (true: built-in after Quarto failed).',
+    labelNames: ['format', 'engine', 'outcome', 'fallback'] as const,
+    registers: [registry],
+  });
+  const exportDuration = new Histogram({
+    name: 'export_render_duration_ms',
+    help: 'Duration of export renders, by format and engine, ms.',
+    labelNames: ['format', 'engine'] as const,
+    buckets: [...DURATION_BUCKETS_MS],
+    registers: [registry],
+  });
+
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
 
   const observe = (level: string, operation: string, durationMs: number, timedOut: boolean) => {
@@ -215,6 +231,10 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     recordJob(outcome, durationMs) {
       jobs.inc({ outcome });
       jobDuration.observe({ outcome }, Math.max(0, durationMs));
+    },
+    recordExport({ format, engine, outcome, fallback, durationMs }) {
+      exportRenders.inc({ format, engine, outcome, fallback: String(fallback) });
+      exportDuration.observe({ format, engine }, Math.max(0, durationMs));
     },
     timeoutPercentage(level) {
       return windowFor(level).stats(now()).percentage;

@@ -25,6 +25,7 @@ import type { RequestContext, Timeouts } from '../timeouts/types.ts';
 import type { PipelineServices } from './services.ts';
 import { StepTimer } from './step-timer.ts';
 import { renderReplyBody } from './reply-body.ts';
+import { cutBy } from '../gemini/response.ts';
 
 export interface DeliveryInfo {
   /** Pub/Sub message id, for logs. */
@@ -128,6 +129,9 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
     if (!answer.complete) {
       log.warn('Answer is partial: the stream was stopped before it finished', { reason: answer.stoppedBy && describeError(answer.stoppedBy), chars: answer.text.length });
     }
+    if (answer.complete && cutBy(answer.finishReason)) {
+      log.warn('Answer was cut by the model; the reply says so', { finishReason: answer.finishReason, chars: answer.text.length, usage: answer.usage });
+    }
 
     const formats = job.export?.formats ?? [];
     let exported: Awaited<ReturnType<PipelineServices['exportAnswer']>> = { files: [], failures: [] };
@@ -138,6 +142,8 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
         deps.exportAnswer(answer.text, formats, {
           workDir: await workDir.path(),
           timeoutMs: timeouts.quartoExportMs,
+          // A Quarto failure is retried by the built-in engine in what is left of this budget.
+          budgetMs: exportBudget,
           signal: exportDeadline.signal,
           title: job.subject ? `Re: ${job.subject}` : 'Answer',
           logger: log,

@@ -30,14 +30,44 @@ describe('reply body', () => {
       answer: { text: 'Half', complete: false, stoppedBy: permanent(ErrorCodes.DEADLINE_EXCEEDED, 'job deadline') },
       attachments: [{ name: 'big.pdf', ok: false, reason: 'larger than the 25 MiB limit' }],
       notes: ['File "x.bin" was not read: unsupported type.'],
-      exported: { files: [], failures: [{ format: 'pdf', reason: 'PDF needs Quarto' }] },
+      exported: { files: [], failures: [{ format: 'pdf', reason: 'Quarto failed (x), and so did the built-in engine (y)' }] },
     });
     assert.match(body.text, /incomplete/);
     assert.match(body.text, /time limit/);
     assert.match(body.text, /"big\.pdf" was skipped: larger than the 25 MiB limit/);
     assert.match(body.text, /x\.bin/);
-    assert.match(body.text, /PDF export could not be produced: PDF needs Quarto/);
+    assert.match(body.text, /PDF export could not be produced: Quarto failed \(x\), and so did the built-in engine \(y\)/);
     assert.doesNotMatch(body.text, /EW_ERR/);
+  });
+
+  it('notes an answer the model cut at its output limit (finish reason MAX_TOKENS)', () => {
+    const body = renderReplyBody({ ...base, answer: { text: 'A long answer that', complete: true, finishReason: 'MAX_TOKENS' } });
+    assert.match(body.text, /Notes:\n- This answer was cut off: it reached the maximum length allowed for one answer\./);
+    assert.match(body.html, /<li>This answer was cut off/);
+  });
+
+  it('notes any other abnormal finish reason, in words, and none for STOP', () => {
+    const other = renderReplyBody({ ...base, answer: { text: 'x', complete: true, finishReason: 'MALFORMED_FUNCTION_CALL' } });
+    assert.match(other.text, /stopped before a normal end \(reason: malformed function call\), so this answer may be incomplete/);
+    const normal = renderReplyBody({ ...base, answer: { text: 'x', complete: true, finishReason: 'STOP' } });
+    assert.doesNotMatch(normal.text, /Notes:/);
+  });
+
+  it('says which engine made each attached file, and why the built-in one stepped in', () => {
+    const body = renderReplyBody({
+      ...base,
+      answer: { text: 'x', complete: true },
+      exported: {
+        files: [
+          { filename: 'answer.html', engine: 'quarto' },
+          { filename: 'answer.docx', engine: 'quarto' },
+          { filename: 'answer.pdf', engine: 'builtin', fallbackFrom: { reason: 'the conversion took longer than 10 min and was stopped' } },
+        ],
+        failures: [],
+      },
+    });
+    assert.match(body.text, /- answer\.html, answer\.docx were made by Quarto\./);
+    assert.match(body.text, /- answer\.pdf was made by the built-in converter instead of Quarto \(the conversion took longer than 10 min and was stopped\)\./);
   });
 
   it('labels stand-in answers', () => {

@@ -6,12 +6,22 @@
 import { createRequire } from 'node:module';
 import type * as MarkedModule from 'marked';
 import { ErrorCodes, isWorkerError } from '../errors.ts';
+import { cutBy } from '../gemini/response.ts';
+
+export interface ExportedFileInfo {
+  filename: string;
+  /** Which engine made it. @defaultValue not said */
+  engine?: 'quarto' | 'builtin';
+  /** Made by the built-in engine after Quarto failed. */
+  fallbackFrom?: { reason: string };
+}
 
 export interface ReplyBodyInput {
-  answer: { text: string; complete: boolean; stoppedBy?: unknown };
+  /** `finishReason`: Gemini's, for an answer that arrived in full (`MAX_TOKENS` … get a note). */
+  answer: { text: string; complete: boolean; stoppedBy?: unknown; finishReason?: string };
   attachments: ReadonlyArray<{ name: string; ok: boolean; reason?: string }>;
   notes: readonly string[];
-  exported: { files: ReadonlyArray<{ filename: string }>; failures: ReadonlyArray<{ format: string; reason: string }> };
+  exported: { files: ReadonlyArray<ExportedFileInfo>; failures: ReadonlyArray<{ format: string; reason: string }> };
   /** The answer came from the local Gemini stand-in, not a real model. */
   standIn?: boolean;
 }
@@ -57,11 +67,39 @@ export function replyNotes(input: ReplyBodyInput): string[] {
         (input.answer.stoppedBy ? ` (${plainStop(input.answer.stoppedBy)})` : '') +
         '. What was written so far is included above.',
     );
+  } else {
+    const cut = cutBy(input.answer.finishReason);
+    if (cut === 'max-tokens') {
+      notes.push('This answer was cut off: it reached the maximum length allowed for one answer. What was written is included above; ask a narrower question to get the rest.');
+    } else if (cut === 'other') {
+      notes.push(`The model stopped before a normal end (reason: ${plainReason(input.answer.finishReason!)}), so this answer may be incomplete.`);
+    }
   }
   for (const a of input.attachments) if (!a.ok) notes.push(`Attachment "${a.name}" was skipped: ${a.reason ?? 'it could not be downloaded'}.`);
   notes.push(...input.notes);
+  notes.push(...madeBy(input.exported.files));
   for (const f of input.exported.failures) notes.push(`The ${f.format.toUpperCase()} export could not be produced: ${f.reason}.`);
   return notes;
+}
+
+const ENGINE_NAMES = { quarto: 'Quarto', builtin: 'the built-in converter' } as const;
+
+/** Which engine made each attached file: one line per engine, one per fallback. */
+function madeBy(files: ReadonlyArray<ExportedFileInfo>): string[] {
+  const lines: string[] = [];
+  for (const engine of ['quarto', 'builtin'] as const) {
+    const names = files.filter((f) => f.engine === engine && !f.fallbackFrom).map((f) => f.filename);
+    if (names.length) lines.push(`${names.join(', ')} ${names.length === 1 ? 'was' : 'were'} made by ${ENGINE_NAMES[engine]}.`);
+  }
+  for (const f of files) {
+    if (f.fallbackFrom) lines.push(`${f.filename} was made by the built-in converter instead of Quarto (${f.fallbackFrom.reason}).`);
+  }
+  return lines;
+}
+
+/** A finish reason as words: `MALFORMED_FUNCTION_CALL` → "malformed function call". Only [A-Z_] is kept. */
+function plainReason(reason: string): string {
+  return reason.replace(/[^A-Za-z_]/g, '').slice(0, 40).replace(/_/g, ' ').toLowerCase() || 'unknown';
 }
 
 function plainStop(reason: unknown): string {

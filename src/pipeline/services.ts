@@ -24,7 +24,7 @@ export interface PipelineServices {
   downloadAttachments(attachments: JobAttachment[], options: JobDownloadOptions): Promise<AttachmentResult[]>;
   buildContext(input: { job: Job; attachments: AttachmentResult[]; logger?: Logger; signal?: AbortSignal }): Promise<BuiltContext>;
   gemini: Pick<GeminiClient, 'streamAnswer'>;
-  exportAnswer(markdown: string, formats: readonly ExportFormat[], options: Omit<ExportAnswerOptions, 'quartoPath'>): Promise<ExportResult>;
+  exportAnswer(markdown: string, formats: readonly ExportFormat[], options: Omit<ExportAnswerOptions, 'quartoPath' | 'onRender'>): Promise<ExportResult>;
   newMessageId(): string;
   composeReply(input: ComposeReplyInput): ComposedReply;
   failureReply(input: FailureReplyInput): ComposedReply;
