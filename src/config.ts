@@ -10,6 +10,8 @@ import { ErrorCodes, permanent } from './errors.ts';
 import { DEFAULT_ALLOWED_HOSTS } from './attachments/url-policy.ts';
 import { loadTimeoutSettings, type TimeoutSettings } from './timeouts/settings.ts';
 import { isTruthyEnv } from './timeouts/context.ts';
+import { parseApiKeys, type ApiKey } from './api/api-keys.ts';
+import type { CapLimits } from './ingress/caps.ts';
 
 const MiB = 1024 * 1024;
 
@@ -85,6 +87,16 @@ const EnvSchema = z.object({
   PUSH_SERVICE_ACCOUNT: str(),
   REQUIRE_PUSH_AUTH: z.string().optional(),
   K_SERVICE: str(),
+  // issue 7: ingress limits, sender controls, reply caps, /metrics protection
+  INBOUND_STORE_MAX_BYTES: int(5 * MiB, 1024),
+  INBOUND_FORWARD_MAX_BYTES: int(32 * MiB, 1024),
+  REQUIRE_SENDER_AUTH: bool(false),
+  REPLY_CAP_PER_SENDER: int(20, 0),
+  REPLY_CAP_SENDER_WINDOW_S: int(3600, 1),
+  REPLY_CAP_PER_THREAD: int(10, 0),
+  REPLY_CAP_THREAD_WINDOW_S: int(86_400, 1),
+  DAILY_JOB_CAP: int(500, 0),
+  METRICS_TOKEN: str(),
 });
 
 export interface Config {
@@ -107,6 +119,10 @@ export interface Config {
   ledger: 'memory';
   push: { requireAuth: boolean; audience?: string; serviceAccount?: string };
   timeouts: TimeoutSettings;
+  // issue 7: ingress, API keys, /metrics protection
+  ingress: { storeMaxBytes: number; forwardMaxBytes: number; requireSenderAuth: boolean; caps: CapLimits };
+  apiKeys: ApiKey[];
+  metricsToken?: string;
   /** Values that must never appear in logs, mails or documents. */
   secrets: string[];
 }
@@ -144,9 +160,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     ? Boolean(e.K_SERVICE) && !e.PUBSUB_EMULATOR_HOST
     : isTruthyEnv(e.REQUIRE_PUSH_AUTH);
   if (worker && e.WORKER_MODE === 'push' && requireAuth && !e.PUSH_AUDIENCE) problems.push('PUSH_AUDIENCE: required when REQUIRE_PUSH_AUTH is on');
+  // issue 7: a public webhook without its key would accept forged mail; local runs may leave it unset (every post is then refused).
+  if (worker && !e.MAILGUN_WEBHOOK_SIGNING_KEY && (e.WORKER_MODE === 'push' || e.K_SERVICE)) {
+    problems.push('MAILGUN_WEBHOOK_SIGNING_KEY: required in push mode and on Cloud Run (K_SERVICE set); Mailgun shows it under Sending → Webhooks → HTTP webhook signing key');
+  }
+  let apiKeys: ApiKey[] = [];
+  try {
+    apiKeys = parseApiKeys(e.API_KEYS);
+  } catch (error) {
+    problems.push(`API_KEYS: ${(error as Error).message}`);
+  }
   if (problems.length) throw permanent(ErrorCodes.CONFIG_INVALID, `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
 
-  const secrets = [e.GEMINI_API_KEY, e.MAILGUN_API_KEY, e.MAILGUN_WEBHOOK_SIGNING_KEY].filter((s): s is string => Boolean(s));
+  const secrets = [e.GEMINI_API_KEY, e.MAILGUN_API_KEY, e.MAILGUN_WEBHOOK_SIGNING_KEY, e.METRICS_TOKEN].filter((s): s is string => Boolean(s));
   return {
     emailProcessingMode: e.EMAIL_PROCESSING_MODE,
     workerMode: e.WORKER_MODE,
@@ -188,6 +214,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       ...(e.PUSH_SERVICE_ACCOUNT ? { serviceAccount: e.PUSH_SERVICE_ACCOUNT } : {}),
     },
     timeouts,
+    ingress: {
+      storeMaxBytes: e.INBOUND_STORE_MAX_BYTES,
+      forwardMaxBytes: e.INBOUND_FORWARD_MAX_BYTES,
+      requireSenderAuth: e.REQUIRE_SENDER_AUTH,
+      caps: {
+        perSender: e.REPLY_CAP_PER_SENDER,
+        senderWindowMs: e.REPLY_CAP_SENDER_WINDOW_S * 1000,
+        perThread: e.REPLY_CAP_PER_THREAD,
+        threadWindowMs: e.REPLY_CAP_THREAD_WINDOW_S * 1000,
+        perDay: e.DAILY_JOB_CAP,
+      },
+    },
+    apiKeys,
+    ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     secrets,
   };
 }

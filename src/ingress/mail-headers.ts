@@ -40,7 +40,7 @@ export function parseMessageHeaders(json: string): Array<[string, string]> {
   try {
     raw = JSON.parse(json);
   } catch (error) {
-    throw new TypeError(`message-headers is not JSON: ${(error as Error).message}`);
+    throw new TypeError(`message-headers is not JSON: ${(error as Error).message}`, { cause: error });
   }
   if (!Array.isArray(raw)) throw new TypeError('message-headers is not a list of [name, value] pairs');
   return raw.map((pair, i) => {

@@ -1,0 +1,25 @@
+/** Ingress counters on the app's Prometheus registry: posts by outcome, ignored mail by reason. */
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { DURATION_BUCKETS_MS } from '../observability/metrics.ts';
+
+export interface IngressMetrics {
+  /** One answered webhook post: its route action and HTTP status. */
+  post(action: string, status: number, durationMs: number): void;
+  /** Mail not answered: one count per reason (loop-guard rule, cap, policy). */
+  ignored(where: 'ingress' | 'worker', reason: string): void;
+}
+
+export function createIngressMetrics(registry: Registry): IngressMetrics {
+  const posts = new Counter({ name: 'ingress_posts_total', help: 'Mailgun webhook posts by route action and HTTP status', labelNames: ['action', 'status'], registers: [registry] });
+  const duration = new Histogram({ name: 'ingress_post_duration_ms', help: 'Webhook post handling time to the answer, ms', labelNames: ['action'], buckets: [...DURATION_BUCKETS_MS], registers: [registry] });
+  const ignored = new Counter({ name: 'mail_ignored_total', help: 'Mail never answered, by where it was stopped and why (loop guard, caps, sender policy)', labelNames: ['where', 'reason'], registers: [registry] });
+  return {
+    post(action, status, durationMs) {
+      posts.inc({ action, status: String(status) });
+      duration.observe({ action }, durationMs);
+    },
+    ignored(where, reason) {
+      ignored.inc({ where, reason });
+    },
+  };
+}
