@@ -33,12 +33,11 @@ import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
 import { createIngressStore, type IngressStore } from './ledger/ingress-store.ts';
 import { createIngressMetrics } from './ingress/ingress-metrics.ts';
-import { createMailgunRouter } from './ingress/mailgun-router.ts';
+import { jobPublisher, mailgunRouterFromConfig } from './ingress/from-config.ts';
 import { ingressPolicy, screenJob, type ScreenableJob } from './ingress/screen.ts';
 import { createApiJobs } from './api/api-jobs.ts';
 import { createJobsRouter } from './api/jobs-router.ts';
 import { createAskRouter } from './api/ask-router.ts';
-import type { Job } from './jobs/schema.ts';
 
 export interface RunningApp {
   url: string;
@@ -164,23 +163,14 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   const ingressMetrics = createIngressMetrics(metrics.registry);
   const policy = ingressPolicy(config);
   const apiJobs = createApiJobs(ingressStore, { allowPrivate: config.attachments.allowPrivate });
-  const publish = (job: Job) =>
-    topic.publishMessage({ data: Buffer.from(JSON.stringify(job)), attributes: { kind: job.kind, ...(job.context ? { context: job.context } : {}) } });
+  const publish = jobPublisher(topic);
   const ingress = {
     screenJob: async (job: ScreenableJob) => ((job.kind === 'api' && (await apiJobs.isApiJob(job.id))) ? { action: 'accept' as const } : screenJob(job, policy, ingressStore)),
     apiJobs,
     onIgnored: (reasons: readonly string[]) => reasons.forEach((r) => ingressMetrics.ignored('worker', r)),
   };
   const routers = [
-    createMailgunRouter({
-      ...(config.mailgun.webhookSigningKey ? { signingKey: config.mailgun.webhookSigningKey } : {}),
-      store: ingressStore,
-      policy,
-      publish,
-      limits: { storeMaxBytes: config.ingress.storeMaxBytes, forwardMaxBytes: config.ingress.forwardMaxBytes, inlineMaxBytes: config.forwardInlineMaxBytes },
-      logger,
-      metrics: ingressMetrics,
-    }),
+    mailgunRouterFromConfig(config, { store: ingressStore, publish, logger, metrics: ingressMetrics }),
     createJobsRouter({ keys: config.apiKeys, store: ingressStore, apiJobs, ledger, publish, domain: config.mailgun.domain, caps: config.ingress.caps, allowPrivateCallbacks: config.attachments.allowPrivate, logger }),
     createAskRouter({ keys: config.apiKeys, services, logger }),
   ];
