@@ -33,7 +33,7 @@ import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
 import { createIngressStore, type IngressStore } from './ledger/ingress-store.ts';
 import { createIngressMetrics } from './ingress/ingress-metrics.ts';
-import { jobPublisher, mailgunRouterFromConfig } from './ingress/from-config.ts';
+import { INGRESS_PUBLISH_OPTIONS, jobPublisher, mailgunRouterFromConfig } from './ingress/from-config.ts';
 import { ingressPolicy, screenJob, type ScreenableJob } from './ingress/screen.ts';
 import { createApiJobs } from './api/api-jobs.ts';
 import { createJobsRouter } from './api/jobs-router.ts';
@@ -163,7 +163,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   const ingressMetrics = createIngressMetrics(metrics.registry);
   const policy = ingressPolicy(config);
   const apiJobs = createApiJobs(ingressStore, { allowPrivate: config.attachments.allowPrivate });
-  const publish = jobPublisher(topic);
+  const publish = jobPublisher(pubsub.topic(config.pubsub.topic, INGRESS_PUBLISH_OPTIONS));
   const ingress = {
     screenJob: async (job: ScreenableJob) => ((job.kind === 'api' && (await apiJobs.isApiJob(job.id))) ? { action: 'accept' as const } : screenJob(job, policy, ingressStore)),
     apiJobs,

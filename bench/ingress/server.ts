@@ -17,7 +17,7 @@ import { PubSub } from '@google-cloud/pubsub';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../src/config.ts';
 import { createHttpApp } from '../../src/http/server.ts';
-import { jobPublisher, mailgunRouterFromConfig } from '../../src/ingress/from-config.ts';
+import { INGRESS_PUBLISH_OPTIONS, jobPublisher, mailgunRouterFromConfig } from '../../src/ingress/from-config.ts';
 import { createIngressMetrics } from '../../src/ingress/ingress-metrics.ts';
 import { createIngressStore } from '../../src/ledger/ingress-store.ts';
 import { discardingLogger, PROJECT } from '../pipeline/common.ts';
@@ -28,7 +28,8 @@ const { values } = parseArgs({ options: { side: { type: 'string' }, topic: { typ
 const topicName = values.topic!;
 process.env.METADATA_SERVER_DETECTION = 'none';
 const pubsub = new PubSub({ projectId: PROJECT });
-const topic = pubsub.topic(topicName);
+// Both sides publish with the same client and the same publisher settings.
+const topic = pubsub.topic(topicName, INGRESS_PUBLISH_OPTIONS);
 let app: express.Express;
 
 if (values.side === 'worker') {
