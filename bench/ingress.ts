@@ -33,7 +33,9 @@ interface Running {
 }
 
 async function startSide(side: Side, topic: string): Promise<Running> {
-  const child = fork(join(import.meta.dirname, 'ingress', 'server.ts'), ['--side', side, '--topic', topic], { env: process.env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  // BENCH_INGRESS_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=prof") goes to both server processes.
+  const execArgv = (process.env.BENCH_INGRESS_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = fork(join(import.meta.dirname, 'ingress', 'server.ts'), ['--side', side, '--topic', topic], { env: process.env, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('message', (m: { url: string }) => resolve(m.url));
     child.once('exit', (code) => reject(new Error(`${side} server exited with ${code}`)));

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import addressparser from 'nodemailer/lib/addressparser';
 import { ErrorCodes, permanent } from '../errors.ts';
-import { jobIdFor, parseJob, type Job, type JobInput } from '../jobs/schema.ts';
+import { jobIdFor, validateJob, type Job, type JobInput } from '../jobs/schema.ts';
 import { headerSafe, parseMessageIds } from '../mail/compose.ts';
 import { mailHeaders, parseMessageHeaders, type HeaderLookup } from './mail-headers.ts';
 import type { ExportFormat } from '../export/formats.ts';
@@ -52,6 +52,9 @@ function reject(reason: string): never {
 export function singleSender(from: string | undefined): string {
   if (!from || !from.trim()) reject('no From');
   if (/[\r\n]/.test(from)) reject('From contains a line break');
+  // Fast path for the common shapes `addr` and `Name <addr>`; anything else goes to the full parser.
+  const simple = /^\s*(?:[^<>",;:@\\]*<)?([^\s<>@",;:\\()[\]]+@[^\s<>@",;:\\()[\]]+\.[^\s<>@",;:\\()[\]]+)>?\s*$/.exec(from);
+  if (simple && from.includes('<') === from.includes('>')) return simple[1]!.toLowerCase();
   const boxes = addressparser(from, { flatten: true }).filter((a) => a.address);
   if (boxes.length !== 1) reject(`From must name exactly one address, found ${boxes.length}`);
   const address = boxes[0]!.address!.trim().toLowerCase();
@@ -161,7 +164,7 @@ export function inboundMail(fields: Readonly<Record<string, string>>, files: rea
     headers: loopHeaders,
     ...(notes.length ? { notes } : {}),
   };
-  const parsed = parseJob(JSON.stringify(input));
+  const parsed = validateJob(input);
   if (!parsed.ok) reject(parsed.error.message);
   return { job: parsed.job, sender, headers, threadKey: references[0] ?? inReplyTo ?? jobMessageId };
 }

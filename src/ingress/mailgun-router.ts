@@ -86,16 +86,22 @@ export function createMailgunRouter(options: MailgunWebhookOptions): Router {
     let action = 'unknown';
     let token: string | undefined;
     let tokenHeld = false;
-    const log = options.logger.child({ route: MAILGUN_WEBHOOK_PATH });
+    const log = options.logger;
     const answer = (status: number, body: Record<string, unknown>) => {
-      // A refused body is not read further: close the connection rather than drain it.
-      if (status === 413) res.set('Connection', 'close');
-      res.status(status).json(body);
+      const json = JSON.stringify(body);
+      // Written directly (no ETag, no content negotiation): Mailgun reads only the status.
+      res.writeHead(status, {
+        'content-type': 'application/json; charset=utf-8',
+        'content-length': Buffer.byteLength(json),
+        // A refused body is not read further: close the connection rather than drain it.
+        ...(status === 413 ? { connection: 'close' } : {}),
+      });
+      res.end(json);
       options.metrics?.post(action, status, performance.now() - started);
     };
     try {
       if (req.method !== 'POST') {
-        res.set('Allow', 'POST');
+        res.setHeader('Allow', 'POST');
         answer(405, { error: 'method not allowed' });
         return;
       }
@@ -110,10 +116,10 @@ export function createMailgunRouter(options: MailgunWebhookOptions): Router {
       if (!tokenHeld) throw httpError(ErrorCodes.INBOUND_UNAUTHORIZED, 'signature refused: replayed token', { reason: 'replayed' });
 
       const mail = inboundMail(fields, body.files, { inlineMaxBytes: options.limits.inlineMaxBytes });
-      const jobLog = log.child({ jobId: mail.job.id, action });
+      const where = { route: MAILGUN_WEBHOOK_PATH, jobId: mail.job.id, action, sender: mail.sender };
       const screen = await screenMail({ jobId: mail.job.id, sender: mail.sender, subject: mail.job.subject, headers: mail.headers, threadKey: mail.threadKey }, options.policy, options.store);
       if (screen.action === 'ignore') {
-        jobLog.info('Inbound mail ignored: it will not be answered', { reasons: screen.reasons, sender: mail.sender });
+        log.info('Inbound mail ignored: it will not be answered', { ...where, reasons: screen.reasons });
         for (const reason of screen.reasons) options.metrics?.ignored('ingress', reason);
         answer(200, { ignored: screen.reasons, id: mail.job.id });
         return;
@@ -128,7 +134,7 @@ export function createMailgunRouter(options: MailgunWebhookOptions): Router {
       } catch (error) {
         throw retryable(ErrorCodes.PUBLISH_FAILED, `publishing the job failed: ${describeError(error)}`, { cause: error });
       }
-      jobLog.info('Inbound mail published as a job', { pubsubMessageId: published, attachments: mail.job.attachments.length, sender: mail.sender });
+      log.info('Inbound mail published as a job', { ...where, pubsubMessageId: published, attachments: mail.job.attachments.length });
       answer(200, { id: mail.job.id });
     } catch (thrown) {
       const error = isWorkerError(thrown) ? thrown : permanent(ErrorCodes.INVALID_ARGUMENT, describeError(thrown), { cause: thrown });
@@ -136,7 +142,7 @@ export function createMailgunRouter(options: MailgunWebhookOptions): Router {
       // Nothing was published: let Mailgun's retry (same token) through.
       if (tokenHeld && status >= 500 && token) await options.store.delete(TOKEN_SPACE, token).catch(() => {});
       const level = status >= 500 ? 'error' : 'warn';
-      log.log(level, `Inbound post refused (${status})`, { err: error, action, status });
+      log.log(level, `Inbound post refused (${status})`, { route: MAILGUN_WEBHOOK_PATH, err: error, action, status });
       answer(status, { error: error.code, message: status >= 500 ? 'temporary failure; retry later' : error.message });
     }
   });

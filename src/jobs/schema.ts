@@ -85,6 +85,11 @@ export function parseJob(data: Buffer | string): { ok: true; job: Job } | Invali
   } catch (error) {
     return { ok: false, error: permanent(ErrorCodes.JOB_INVALID, `job is not valid JSON: ${(error as Error).message}`) };
   }
+  return validateJob(raw);
+}
+
+/** Validates an already parsed job object (the ingress builds jobs as objects). */
+export function validateJob(raw: unknown): { ok: true; job: Job } | InvalidJob {
   const result = JobSchema.safeParse(raw);
   if (!result.success) {
     const issues = result.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
