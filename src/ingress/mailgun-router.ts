@@ -116,7 +116,8 @@ export function createMailgunRouter(options: MailgunWebhookOptions): Router {
       if (!tokenHeld) throw httpError(ErrorCodes.INBOUND_UNAUTHORIZED, 'signature refused: replayed token', { reason: 'replayed' });
 
       const mail = inboundMail(fields, body.files, { inlineMaxBytes: options.limits.inlineMaxBytes });
-      const where = { route: MAILGUN_WEBHOOK_PATH, jobId: mail.job.id, action, sender: mail.sender };
+      // Few fields: every string in a log line goes through redaction, once per post.
+      const where = { jobId: mail.job.id, action, sender: mail.sender };
       const screen = await screenMail({ jobId: mail.job.id, sender: mail.sender, subject: mail.job.subject, headers: mail.headers, threadKey: mail.threadKey }, options.policy, options.store);
       if (screen.action === 'ignore') {
         log.info('Inbound mail ignored: it will not be answered', { ...where, reasons: screen.reasons });
@@ -134,7 +135,7 @@ export function createMailgunRouter(options: MailgunWebhookOptions): Router {
       } catch (error) {
         throw retryable(ErrorCodes.PUBLISH_FAILED, `publishing the job failed: ${describeError(error)}`, { cause: error });
       }
-      log.info('Inbound mail published as a job', { ...where, pubsubMessageId: published, attachments: mail.job.attachments.length });
+      log.info('Inbound mail published as a job', { ...where, pubsubMessageId: published });
       answer(200, { id: mail.job.id });
     } catch (thrown) {
       const error = isWorkerError(thrown) ? thrown : permanent(ErrorCodes.INVALID_ARGUMENT, describeError(thrown), { cause: thrown });
