@@ -215,4 +215,22 @@ describe('POST /inbound/mailgun', () => {
     assert.equal((await post(stack, big)).status, 413);
     assert.equal(stack.gemini.requests.length, 0);
   });
+
+  it('forward(): a chunked body (no Content-Length) over the limit is cut off with 413 while streaming', async () => {
+    stack = await start({ INBOUND_FORWARD_MAX_BYTES: '65536' });
+    const form = forwardPost(mail(), [{ name: 'big.bin', contentType: 'application/octet-stream', data: Buffer.alloc(1024 * 1024, 7) }]);
+    // A stream body is sent chunked: the limit must hold while reading, not from Content-Length.
+    const encoded = new Response(form);
+    const res = await fetch(`${stack.app.url}/inbound/mailgun`, {
+      method: 'POST',
+      body: encoded.body,
+      headers: { 'content-type': encoded.headers.get('content-type')! },
+      duplex: 'half',
+    } as RequestInit).catch((error: unknown) => error as Error);
+    // Either the 413 arrives, or the server closed the connection before the client finished sending.
+    if (res instanceof Response) assert.equal(res.status, 413);
+    assert.equal(stack.gemini.requests.length, 0);
+    await sleep(200);
+    assert.ok(stack.logs.some((e) => e.message === 'Inbound post refused (413)'), 'refused as too large');
+  });
 });

@@ -33,3 +33,24 @@ test('without METRICS_TOKEN, /metrics stays open (local runs)', async () => {
     server.close();
   }
 });
+
+test('a client that stalls mid-request is answered 408 after the request timeout', async () => {
+  const { startHttpServer } = await import('./server.ts');
+  const { connect } = await import('node:net');
+  const http = await startHttpServer({ port: 0, host: '127.0.0.1', registry: new Registry(), readinessChecks: {}, requestTimeoutMs: 300 });
+  try {
+    const port = Number(new URL(http.url).port);
+    const socket = connect(port, '127.0.0.1');
+    socket.write('POST /inbound/mailgun HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nabc');
+    const started = Date.now();
+    const answer = await new Promise<string>((resolve) => {
+      let text = '';
+      socket.on('data', (d: Buffer) => (text += d.toString()));
+      socket.on('close', () => resolve(text));
+    });
+    assert.match(answer, /^HTTP\/1\.1 408/);
+    assert.ok(Date.now() - started < 5000, 'closed long before Node’s 300 s default');
+  } finally {
+    await http.close();
+  }
+});
