@@ -1,6 +1,10 @@
 /**
- * In-process IngressStore (`LEDGER=memory`): one worker process. Expired records are swept when
- * the map grows past `maxRecords`, so memory stays bounded under a flood of tokens.
+ * In-process IngressStore (`LEDGER=memory`): one worker process. Memory is bounded: when records
+ * and counters together pass `maxRecords`, expired ones are dropped, and if that is not enough the
+ * oldest are dropped until 90 % remain (their expiry is nearest). Each sweep therefore buys at
+ * least `maxRecords / 10` inserts, so the cost per insert stays constant however full the store is.
+ * Dropping a live token would let a replay of it through, but tokens are stored only for posts
+ * with a valid signature (Mailgun's), so that takes `maxRecords` genuine posts within 15 minutes.
  */
 import { windowStart, type CountResult, type IngressStore, type IngressStoreOptions, type StoreValue, type StoredRecord } from './ingress-store.ts';
 
@@ -17,6 +21,14 @@ export function createMemoryIngressStore(options: IngressStoreOptions = {}): Ing
     const t = now();
     for (const [k, r] of records) if (r.expiresAt <= t) records.delete(k);
     for (const [k, c] of counters) if (c.expiresAt <= t) counters.delete(k);
+    const keep = Math.floor(maxRecords * 0.9);
+    // Maps iterate in insertion order: the oldest first.
+    for (const map of [counters, records] as Array<Map<string, unknown>>) {
+      for (const k of map.keys()) {
+        if (records.size + counters.size <= keep) return;
+        map.delete(k);
+      }
+    }
   };
 
   return {

@@ -105,3 +105,15 @@ for (const kind of ['memory', 'firestore'] as const) {
     });
   });
 }
+
+test('memory store: stays bounded under a flood of live records, dropping the oldest first', async () => {
+  const { createMemoryIngressStore } = await import('./ingress-store-memory.ts');
+  const store = createMemoryIngressStore({ maxRecords: 100 });
+  const far = Date.now() + 3_600_000;
+  for (let i = 0; i < 1000; i++) await store.createIfAbsent('tokens', `t${i}`, {}, far);
+  let live = 0;
+  for (let i = 0; i < 1000; i++) if (await store.get('tokens', `t${i}`)) live++;
+  assert.ok(live <= 100 && live >= 90, `${live} live records`);
+  assert.equal(await store.get('tokens', 't0'), undefined, 'the oldest went first');
+  assert.ok(await store.get('tokens', 't999'), 'the newest stays');
+});
