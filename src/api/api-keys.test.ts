@@ -27,4 +27,6 @@ test('callback URLs: https only, http only for local runs, never credentials or 
   assert.match(String(checkCallbackUrl('http://169.254.169.254/latest', true)), /refused/);
   assert.match(String(checkCallbackUrl('https://user:pw@hooks.example.com/', false)), /credentials/);
   assert.match(String(checkCallbackUrl('not a url', false)), /not a URL/);
+  assert.equal(checkCallbackUrl('https://cafe.be/hook', false), undefined, 'a host name made of hex letters is a name, not an address');
+  assert.match(String(checkCallbackUrl('https://[::1]/x', false)), /refused/);
 });

@@ -4,6 +4,7 @@
  * ATTACHMENT_ALLOW_PRIVATE); link-local (metadata server) never. The connection goes to the
  * addresses checked (pinned lookup), so DNS cannot swap the target between check and connect.
  */
+import ipaddr from 'ipaddr.js';
 import { Agent, request } from 'undici';
 import { ErrorCodes, permanent, retryable } from '../errors.ts';
 import { resolveAllowed, pinnedLookup, checkAddress } from '../attachments/url-policy.ts';
@@ -31,7 +32,8 @@ export function checkCallbackUrl(raw: string, allowPrivate: boolean): string | u
   if (url.protocol !== 'https:' && !(allowPrivate && url.protocol === 'http:')) return 'callbackUrl must be https';
   if (url.username || url.password) return 'callbackUrl must not carry credentials';
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (/^[\d.:a-f]+$/i.test(host) && host.includes('.') !== host.includes(':')) {
+  // Literal addresses are checked now; names are resolved and checked when the callback is sent.
+  if (ipaddr.isValid(host)) {
     const verdict = checkAddress(host, allowPrivate);
     if (!verdict.ok) return `callbackUrl host refused: ${verdict.reason}`;
   }
