@@ -68,4 +68,40 @@ describe('inbound webhook: publish failure', () => {
     // Once published, the token is spent: a third post of it is a replay.
     assert.equal((await fetch(url, { method: 'POST', body })).status, 401);
   });
+
+  it('a failing ingress store (counters unavailable) answers 5xx and lets the retry of the same post through', async () => {
+    // Fault injection on our own store interface: the first count fails as a Firestore outage would.
+    const real = await createIngressStore('memory');
+    let failures = 1;
+    const store = { ...real, countOnce: (...args: Parameters<typeof real.countOnce>) => (failures-- > 0 ? Promise.reject(new Error('UNAVAILABLE: store down')) : real.countOnce(...args)) };
+    const logger = createLogger({ level: 'error', stream: new Writable({ write: (_c, _e, done) => done() }) });
+    const published: string[] = [];
+    const app = createHttpApp({
+      registry: new Registry(),
+      readinessChecks: {},
+      routers: [
+        createMailgunRouter({
+          signingKey: KEY,
+          store,
+          policy: { allowedSenders: ['*'], ownAddresses: [], ownDomains: [], caps: { perSender: 10, senderWindowMs: 60_000, perThread: 10, threadWindowMs: 60_000, perDay: 100 } },
+          publish: async (job) => (published.push(job.id), 'm1'),
+          limits: { storeMaxBytes: 1 << 20, forwardMaxBytes: 1 << 20, inlineMaxBytes: 0 },
+          logger,
+        }),
+      ],
+    });
+    const s2: Server = await new Promise((resolve) => {
+      const s = app.listen(0, '127.0.0.1', () => resolve(s));
+    });
+    try {
+      const target = `http://127.0.0.1:${(s2.address() as { port: number }).port}/inbound/mailgun`;
+      const body = storePost({ signingKey: KEY, from: 'alice@example.com', recipient: 'ask@x.example', subject: 'Hi', text: 'Q?', messageId: '<s1@example.com>' });
+      const first = await fetch(target, { method: 'POST', body });
+      assert.ok(first.status >= 500, `got ${first.status}`);
+      assert.equal((await fetch(target, { method: 'POST', body })).status, 200);
+      assert.deepEqual(published, [jobIdFor('<s1@example.com>')]);
+    } finally {
+      s2.close();
+    }
+  });
 });

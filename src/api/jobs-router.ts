@@ -54,10 +54,10 @@ export function createJobsRouter(options: JobsRouterOptions): Router {
   const auth = requireApiKey(options.keys);
   const readJson = jsonBody(options.maxBodyBytes ?? 12 * 1024 * 1024);
   const fail = (res: Response, error: unknown) => {
-    const e = isWorkerError(error) ? error : permanent(ErrorCodes.INVALID_ARGUMENT, describeError(error));
-    const status = httpStatusForError(e);
-    if (status >= 500) options.logger.error('API request failed', { err: e });
-    res.status(status).json({ error: e.code, message: status >= 500 ? 'temporary failure; retry later' : e.message });
+    const status = httpStatusForError(error);
+    if (status >= 500) options.logger.error('API request failed', { err: error });
+    const code = isWorkerError(error) ? error.code : 'EW_ERR_INTERNAL';
+    res.status(status).json({ error: code, message: status >= 500 || !isWorkerError(error) ? 'temporary failure; retry later' : error.message });
   };
 
   router.post('/v1/jobs', auth, async (req, res) => {

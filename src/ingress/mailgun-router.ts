@@ -138,7 +138,9 @@ export function createMailgunRouter(options: MailgunWebhookOptions): Router {
       log.info('Inbound mail published as a job', { ...where, pubsubMessageId: published });
       answer(200, { id: mail.job.id });
     } catch (thrown) {
-      const error = isWorkerError(thrown) ? thrown : permanent(ErrorCodes.INVALID_ARGUMENT, describeError(thrown), { cause: thrown });
+      // Anything unexpected (the ingress store down, a bug) is a server-side failure: 5xx, so
+      // Mailgun retries and the token is released for that retry.
+      const error = isWorkerError(thrown) ? thrown : retryable(ErrorCodes.NETWORK, `internal failure: ${describeError(thrown)}`, { cause: thrown });
       const status = httpStatusForError(error);
       // Nothing was published: let Mailgun's retry (same token) through.
       if (tokenHeld && status >= 500 && token) await options.store.delete(TOKEN_SPACE, token).catch(() => {});
