@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isWorkerError } from '../errors.ts';
 import { jobIdFor } from '../jobs/schema.ts';
-import { exportFormatsFrom, inboundMail, singleSender } from './inbound-mail.ts';
+import { MAX_JOB_BYTES, exportFormatsFrom, inboundMail, singleSender } from './inbound-mail.ts';
 
 const rejects = (fn: () => unknown, reason: RegExp) =>
   assert.throws(fn, (e: unknown) => isWorkerError(e) && e.code === 'EW_ERR_INBOUND_REJECTED' && reason.test(e.message));
@@ -68,4 +68,17 @@ test('store() attachments: URLs kept, a list that is not JSON is refused', () =>
   const mail = inboundMail(fields({ attachments: JSON.stringify([{ url: 'https://storage.mailgun.net/v3/x/0', name: 'r.pdf', 'content-type': 'application/pdf', size: 10 }]) }), [], { inlineMaxBytes: 0 });
   assert.deepEqual(mail.job.attachments, [{ name: 'r.pdf', url: 'https://storage.mailgun.net/v3/x/0', contentType: 'application/pdf', size: 10 }]);
   rejects(() => inboundMail(fields({ attachments: '{' }), [], { inlineMaxBytes: 0 }), /attachments is not JSON/);
+});
+
+test('a job that would not fit one Pub/Sub message drops its largest inline attachments to notes', () => {
+  const mb = 1024 * 1024;
+  const files = [
+    { name: 'small.txt', contentType: 'text/plain', size: mb, data: Buffer.alloc(mb, 1) },
+    { name: 'big.bin', contentType: 'application/octet-stream', size: 5 * mb, data: Buffer.alloc(5 * mb, 2) },
+    { name: 'mid.bin', contentType: 'application/octet-stream', size: 3 * mb, data: Buffer.alloc(3 * mb, 3) },
+  ];
+  const mail = inboundMail(fields(), files, { inlineMaxBytes: 20 * mb });
+  assert.deepEqual(mail.job.attachments.map((a) => a.name), ['small.txt', 'mid.bin']);
+  assert.match(mail.job.notes!.join(' '), /"big\.bin" \(5\.0 MiB\) was not received: it did not fit/);
+  assert.ok(Buffer.byteLength(JSON.stringify(mail.job)) <= MAX_JOB_BYTES);
 });

@@ -43,6 +43,13 @@ const LOOP_HEADERS = [
 ];
 
 const MAX_TEXT = 1_000_000;
+/**
+ * Largest job JSON published. Pub/Sub takes 10 MB per message; base64 makes attachments 4/3 as
+ * large and JSON escaping can grow text. A job over this loses its largest inline attachments to
+ * notes for the reply until it fits, because a publish that can never succeed would be a 503 that
+ * Mailgun retries for hours and then drops.
+ */
+export const MAX_JOB_BYTES = 9_000_000;
 
 function reject(reason: string): never {
   throw permanent(ErrorCodes.INBOUND_REJECTED, reason, { details: { reason } });
@@ -95,6 +102,23 @@ function storedAttachments(json: string | undefined): NonNullable<JobInput['atta
       ...(typeof a.size === 'number' && Number.isInteger(a.size) && a.size >= 0 ? { size: a.size } : {}),
     };
   });
+}
+
+/** Moves inline attachments, largest first, into notes until the job fits {@link MAX_JOB_BYTES}. */
+function fitForPubSub(input: JobInput): void {
+  const inline = () => (input.attachments ?? []).filter((a): a is Extract<typeof a, { base64: string }> => 'base64' in a);
+  // Cheap upper bound first (escaping makes a character at most 6 bytes): most mail never needs the exact size.
+  const bound = 6 * ((input.text ?? '').length + (input.html ?? '').length) + inline().reduce((n, a) => n + a.base64.length, 0) + 200_000;
+  if (bound <= MAX_JOB_BYTES) return;
+  while (Buffer.byteLength(JSON.stringify(input)) > MAX_JOB_BYTES) {
+    const largest = inline().sort((a, b) => b.base64.length - a.base64.length)[0];
+    if (!largest) reject(`the message is too large to become a job (over ${MAX_JOB_BYTES} bytes without attachments)`);
+    input.attachments = (input.attachments ?? []).filter((a) => a !== largest);
+    (input.notes ??= []).push(
+      `Attachment "${largest.name}" (${formatBytes(largest.size ?? 0)}) was not received: it did not fit into one job with the rest of the message. ` +
+        'Mail routed with Mailgun store() instead of forward() can carry it.',
+    );
+  }
 }
 
 /** Builds the job of a route post. `fields` are the form fields; `files` the forward() uploads. */
@@ -164,6 +188,7 @@ export function inboundMail(fields: Readonly<Record<string, string>>, files: rea
     headers: loopHeaders,
     ...(notes.length ? { notes } : {}),
   };
+  fitForPubSub(input);
   const parsed = validateJob(input);
   if (!parsed.ok) reject(parsed.error.message);
   return { job: parsed.job, sender, headers, threadKey: references[0] ?? inReplyTo ?? jobMessageId };
