@@ -44,7 +44,7 @@ export interface JobsRouterOptions {
   /** The global daily job cap applies to API jobs too. */
   caps: CapLimits;
   allowPrivateCallbacks: boolean;
-  /** JSON body limit (base64 attachments included). @defaultValue 12 MiB */
+  /** JSON body limit (base64 attachments included); the job must fit one Pub/Sub message (10 MB). @defaultValue 8 MiB */
   maxBodyBytes?: number;
   logger: Logger;
 }
@@ -52,7 +52,7 @@ export interface JobsRouterOptions {
 export function createJobsRouter(options: JobsRouterOptions): Router {
   const router = Router();
   const auth = requireApiKey(options.keys);
-  const readJson = jsonBody(options.maxBodyBytes ?? 12 * 1024 * 1024);
+  const readJson = jsonBody(options.maxBodyBytes ?? 8 * 1024 * 1024);
   const fail = (res: Response, error: unknown) => {
     const status = httpStatusForError(error);
     if (status >= 500) options.logger.error('API request failed', { err: error });
