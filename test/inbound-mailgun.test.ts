@@ -209,6 +209,10 @@ describe('POST /inbound/mailgun', () => {
     crlf.set('from', 'a@example.com\r\nBcc: victim@example.com');
     assert.equal((await post(stack, crlf)).status, 406);
 
+    const brokenMultipart = await post(stack, '--xyz\r\nContent-Disposition: form-data; name="from"\r\n\r\nalice@example.com', { 'content-type': 'multipart/form-data; boundary=xyz' });
+    assert.equal(brokenMultipart.status, 406);
+    assert.match(String(brokenMultipart.json.message), /broken multipart/);
+
     assert.equal((await fetch(`${stack.app.url}/inbound/mailgun`)).status, 405);
     assert.equal((await post(stack, JSON.stringify({ a: 1 }), { 'content-type': 'application/json' })).status, 415);
     const big = storePost(mail({ text: 'x'.repeat(10_000) }));
