@@ -60,6 +60,8 @@ describe('POST /inbound/mailgun', () => {
     assert.equal(reply.fields.subject, 'Re: Budget question');
     assert.equal(reply.headers['In-Reply-To'], m.messageId);
     assert.deepEqual(String(reply.headers.References).split(/\s+/), ['<root@mail.example.com>', m.messageId]);
+    const metrics = await (await fetch(`${stack.app.url}/metrics`)).text();
+    assert.match(metrics, /ingress_posts_total\{action="store",status="200"\} 1/);
   });
 
   it('refuses forged, unsigned, stale and replayed posts with 401 and publishes nothing', async () => {

@@ -21,6 +21,8 @@ import { INGRESS_PUBLISH_OPTIONS, jobPublisher, mailgunRouterFromConfig } from '
 import { createIngressMetrics } from '../../src/ingress/ingress-metrics.ts';
 import { createIngressStore } from '../../src/ledger/ingress-store.ts';
 import { discardingLogger, PROJECT } from '../pipeline/common.ts';
+import { createLogger } from '../../src/observability/logger.ts';
+import { Writable } from 'node:stream';
 
 const SIGNING_KEY = 'bench-ingress-signing-key';
 
@@ -42,12 +44,13 @@ if (values.side === 'worker') {
     MAILGUN_WEBHOOK_SIGNING_KEY: SIGNING_KEY,
     // Every post is a new sender and thread; the daily cap would stop a benchmark run.
     DAILY_JOB_CAP: '0',
+    ...(process.env.BENCH_INGRESS_NO_CAPS ? { REPLY_CAP_PER_SENDER: '0', REPLY_CAP_PER_THREAD: '0' } : {}),
   });
   const registry = new Registry();
   const router = mailgunRouterFromConfig(config, {
     store: await createIngressStore('memory'),
     publish: jobPublisher(topic),
-    logger: discardingLogger(),
+    logger: process.env.BENCH_INGRESS_LOG_LEVEL ? createLogger({ level: process.env.BENCH_INGRESS_LOG_LEVEL, stream: new Writable({ write: (_c, _e, done) => done() }) }) : discardingLogger(),
     metrics: createIngressMetrics(registry),
   });
   app = createHttpApp({ registry, readinessChecks: {}, routers: [router] });

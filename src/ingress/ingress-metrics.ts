@@ -13,10 +13,18 @@ export function createIngressMetrics(registry: Registry): IngressMetrics {
   const posts = new Counter({ name: 'ingress_posts_total', help: 'Mailgun webhook posts by route action and HTTP status', labelNames: ['action', 'status'], registers: [registry] });
   const duration = new Histogram({ name: 'ingress_post_duration_ms', help: 'Webhook post handling time to the answer, ms', labelNames: ['action'], buckets: [...DURATION_BUCKETS_MS], registers: [registry] });
   const ignored = new Counter({ name: 'mail_ignored_total', help: 'Mail never answered, by where it was stopped and why (loop guard, caps, sender policy)', labelNames: ['where', 'reason'], registers: [registry] });
+  // Labelled children are cached: prom-client validates and hashes the labels on every call otherwise.
+  const postChildren = new Map<string, { inc(): void }>();
+  const durationChildren = new Map<string, { observe(v: number): void }>();
   return {
     post(action, status, durationMs) {
-      posts.inc({ action, status: String(status) });
-      duration.observe({ action }, durationMs);
+      const key = `${action} ${status}`;
+      let p = postChildren.get(key);
+      if (!p) postChildren.set(key, (p = posts.labels(action, String(status))));
+      p.inc();
+      let d = durationChildren.get(action);
+      if (!d) durationChildren.set(action, (d = duration.labels(action)));
+      d.observe(durationMs);
     },
     ignored(where, reason) {
       ignored.inc({ where, reason });

@@ -135,7 +135,9 @@ export function createMailgunRouter(options: MailgunWebhookOptions): Router {
       } catch (error) {
         throw retryable(ErrorCodes.PUBLISH_FAILED, `publishing the job failed: ${describeError(error)}`, { cause: error });
       }
-      log.info('Inbound mail published as a job', { ...where, pubsubMessageId: published });
+      // debug: the worker logs the same job id when it claims it, and ingress_posts_total counts
+      // accepted posts; an info line per post would double the webhook's CPU cost (bench/README.md).
+      log.debug('Inbound mail published as a job', { ...where, pubsubMessageId: published });
       answer(200, { id: mail.job.id });
     } catch (thrown) {
       // Anything unexpected (the ingress store down, a bug) is a server-side failure: 5xx, so
