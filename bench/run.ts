@@ -11,6 +11,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   export: () => import('./export.ts'),
   pipeline: () => import('./pipeline.ts'),
   startup: () => import('./startup.ts'),
+  ingress: () => import('./ingress.ts'),
 };
 
 export function machine(): Record<string, unknown> {

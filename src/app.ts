@@ -19,7 +19,7 @@ import { startHttpServer } from './http/server.ts';
 import { createAlertEvaluator } from './observability/alerts.ts';
 import { createMetrics, retryObserver, type Metrics } from './observability/metrics.ts';
 import { setLevelMetricsSink } from './timeouts/with-timeout.ts';
-import { processJob, publicReason } from './pipeline/process-job.ts';
+import { processJob, publicReason, type ProcessJobDeps } from './pipeline/process-job.ts';
 import type { PipelineServices } from './pipeline/services.ts';
 import { createPubSub, ensureResources } from './worker/pubsub-resources.ts';
 import { startPullWorker } from './worker/pull-worker.ts';
@@ -27,11 +27,20 @@ import { pullLeaseExtensionS } from './timeouts/chain.ts';
 import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
 import { lazy } from './lazy.ts';
+import { createIngressStore, type IngressStore } from './ledger/ingress-store.ts';
+import { createIngressMetrics } from './ingress/ingress-metrics.ts';
+import { INGRESS_PUBLISH_OPTIONS, jobPublisher, mailgunRouterFromConfig } from './ingress/from-config.ts';
+import { ingressPolicy, screenJob, type ScreenableJob } from './ingress/screen.ts';
+import { createApiJobs } from './api/api-jobs.ts';
+import { createJobsRouter } from './api/jobs-router.ts';
+import { createAskRouter } from './api/ask-router.ts';
 
 export interface RunningApp {
   url: string;
   ledger: Ledger;
   metrics: Metrics;
+  /** Replay tokens, reply caps, API job records (issue 7). */
+  ingressStore: IngressStore;
   stop(): Promise<void>;
 }
 
@@ -94,7 +103,7 @@ export function createServices(config: Config, metrics: Metrics, logger?: Logger
  */
 export function createDeliveryHandler(
   config: Config,
-  deps: { services: PipelineServices; ledger: Ledger; logger: Logger; owner: string },
+  deps: { services: PipelineServices & Pick<ProcessJobDeps, 'screenJob' | 'apiJobs' | 'onIgnored'>; ledger: Ledger; logger: Logger; owner: string },
 ) {
   return async (message: Pick<Message, 'id' | 'data' | 'attributes' | 'deliveryAttempt'>, shutdownSignal: AbortSignal): Promise<JobResult> => {
     const parsed = parseJob(message.data);
@@ -103,6 +112,14 @@ export function createDeliveryHandler(
       deps.services.metrics?.recordJob('invalid', 0);
       if (!parsed.sender) return { status: 'failed-silent', code: ErrorCodes.JOB_INVALID };
       try {
+        // issue 7: a failure email is a reply like any other: loop guard, sender policy, caps.
+        if (deps.services.screenJob) {
+          const verdict = await deps.services.screenJob({ id: `invalid-${message.id}`, from: parsed.sender, subject: parsed.subject ?? '' });
+          if (verdict.action !== 'accept') {
+            deps.logger.warn('No failure email for the invalid job: stopped by the inbound screen', { verdict });
+            return { status: 'failed-silent', code: ErrorCodes.JOB_INVALID };
+          }
+        }
         const timeouts = getTimeouts('email');
         using deadline = Deadline.after(timeouts.mailgunApiMs * 2, { label: 'invalid-job reply', parent: shutdownSignal });
         const reply = deps.services.failureReply({
@@ -154,17 +171,39 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     ...(options.subscriptionBackoffSeconds ? { backoffSeconds: options.subscriptionBackoffSeconds } : {}),
   });
 
+  // issue 7: ingress store, webhook, API routes and the worker-side screen.
+  const ingressStore = await createIngressStore(config.ledger, { projectId: config.projectId });
+  const ingressMetrics = createIngressMetrics(metrics.registry);
+  const policy = ingressPolicy(config);
+  const apiJobs = createApiJobs(ingressStore, { allowPrivate: config.attachments.allowPrivate });
+  const publish = jobPublisher(pubsub.topic(config.pubsub.topic, INGRESS_PUBLISH_OPTIONS));
+  const ingress = {
+    screenJob: async (job: ScreenableJob) => ((job.kind === 'api' && (await apiJobs.isApiJob(job.id))) ? { action: 'accept' as const } : screenJob(job, policy, ingressStore)),
+    apiJobs,
+    onIgnored: (reasons: readonly string[]) => reasons.forEach((r) => ingressMetrics.ignored('worker', r)),
+  };
+  const routers = [
+    mailgunRouterFromConfig(config, { store: ingressStore, publish, logger, metrics: ingressMetrics }),
+    createJobsRouter({ keys: config.apiKeys, store: ingressStore, apiJobs, ledger, publish, domain: config.mailgun.domain, caps: config.ingress.caps, allowPrivateCallbacks: config.attachments.allowPrivate, logger }),
+    createAskRouter({ keys: config.apiKeys, services, logger }),
+  ];
+
   const http = await startHttpServer({
     port: config.port,
     registry: metrics.registry,
     logger,
     projectId: config.projectId,
+    routers,
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     readinessChecks: {
       pubsub: async () => {
         const [exists] = await topic.exists();
         if (!exists) throw new Error(`topic ${config.pubsub.topic} not found`);
       },
-      ledger: () => ledger.ping(),
+      ledger: async () => {
+        await ledger.ping();
+        await ingressStore.ping();
+      },
     },
   });
   logger.info('HTTP server listening', { url: http.url });
@@ -174,7 +213,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     await pubsub.close();
     throw new Error('WORKER_MODE=push is not available in this version; use WORKER_MODE=pull');
   }
-  const handle = createDeliveryHandler(config, { services, ledger, logger, owner });
+  const handle = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner });
   const worker = startPullWorker({
     subscription,
     concurrency: config.workerConcurrency,
@@ -195,6 +234,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     url: http.url,
     ledger,
     metrics,
+    ingressStore,
     // Idempotent: a second SIGTERM (or a test's cleanup) waits for the first stop.
     stop: () => (stopping ??= stop()),
   };

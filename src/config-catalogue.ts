@@ -10,7 +10,7 @@
 import { EMAIL_API_PROFILE, UI_DERIVED, UI_PROFILE } from './timeouts/profiles.ts';
 import { DEFAULT_CLOUD_RUN_TIMEOUT_S, DEFAULT_SHUTDOWN_GRACE_S, envKeyOf, overrideVariable, PROFILE_KEYS, unitOf } from './timeouts/settings.ts';
 
-export const CONFIG_GROUPS = ['Mode', 'Pub/Sub', 'Gemini', 'Mail', 'Attachments', 'Context and export', 'Ledger', 'Push delivery and API', 'Timeouts', 'Development', 'Platform'] as const;
+export const CONFIG_GROUPS = ['Mode', 'Pub/Sub', 'Gemini', 'Mail', 'Ingress and caps', 'Attachments', 'Context and export', 'Ledger', 'Push delivery and API', 'Timeouts', 'Development', 'Platform'] as const;
 export type ConfigGroup = (typeof CONFIG_GROUPS)[number];
 
 export interface ConfigVariable {
@@ -59,7 +59,17 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'MAIL_FROM', group: 'Mail', default: '', description: 'From of replies. Default: `Email Worker <worker@MAILGUN_DOMAIN>`.' },
   { name: 'OUTBOX_DIR', group: 'Mail', default: './outbox', description: 'Where `.eml` replies go without MAILGUN_API_KEY.' },
   { name: 'ALLOWED_SENDERS', group: 'Mail', default: '*', description: 'Who may send jobs: addresses, @domain, or *.' },
-  { name: 'FORWARD_INLINE_MAX_BYTES', group: 'Mail', default: String(10 * MiB), description: 'Largest attachment inlined from a forward() post; larger ones are noted in the reply.' },
+  { name: 'FORWARD_INLINE_MAX_BYTES', group: 'Mail', default: String(7 * MiB), description: 'forward() attachments inlined in the job, in total (7 MiB is also the maximum: base64 makes it 9.3 MiB and a job must fit one Pub/Sub message); later ones are named in the reply with the advice to use store().' },
+  // ── Ingress and caps
+  { name: 'INBOUND_STORE_MAX_BYTES', group: 'Ingress and caps', default: String(5 * MiB), description: 'Body limit of store() webhook posts (urlencoded); 413 beyond it, the rest is not read.' },
+  { name: 'INBOUND_FORWARD_MAX_BYTES', group: 'Ingress and caps', default: String(32 * MiB), description: "Body limit of forward() webhook posts (multipart: Mailgun's 25 MB message plus overhead); 413 beyond it." },
+  { name: 'REQUIRE_SENDER_AUTH', group: 'Ingress and caps', default: 'false', description: "true: ALLOWED_SENDERS trusts a From only when Mailgun's X-Mailgun-Spf or X-Mailgun-Dkim-Check-Result says Pass." },
+  { name: 'REPLY_CAP_PER_SENDER', group: 'Ingress and caps', default: '20', description: 'Replies to one sender per REPLY_CAP_SENDER_WINDOW_S (0 = off); over it: 200 `ignored`, logged and counted.' },
+  { name: 'REPLY_CAP_SENDER_WINDOW_S', group: 'Ingress and caps', default: '3600', description: 'Window of the per-sender cap (s).' },
+  { name: 'REPLY_CAP_PER_THREAD', group: 'Ingress and caps', default: '10', description: 'Replies in one thread per REPLY_CAP_THREAD_WINDOW_S (0 = off): two bots answering each other stop here.' },
+  { name: 'REPLY_CAP_THREAD_WINDOW_S', group: 'Ingress and caps', default: '86400', description: 'Window of the per-thread cap (s).' },
+  { name: 'DAILY_JOB_CAP', group: 'Ingress and caps', default: '500', description: 'Jobs per UTC day for the whole service, mail and API (0 = off).' },
+  { name: 'METRICS_TOKEN', group: 'Ingress and caps', default: '', secret: true, description: 'When set, GET /metrics needs `Authorization: Bearer <token>` (set it in production: the ingress URL is public).' },
   // ── Attachments
   { name: 'ATTACHMENT_MAX_BYTES', group: 'Attachments', default: String(25 * MiB), description: 'Largest attachment downloaded (25 MiB), enforced while streaming.' },
   { name: 'ATTACHMENT_ALLOWED_HOSTS', group: 'Attachments', default: '', description: 'Hosts attachments may come from: comma-separated hosts or *.suffix. Default: Mailgun storage hosts.' },
@@ -80,6 +90,7 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'SHUTDOWN_GRACE_S', group: 'Timeouts', default: String(DEFAULT_SHUTDOWN_GRACE_S), description: "Drain time on SIGTERM (s), inside Cloud Run's 10 s window." },
   { name: 'TIMEOUT_SCALE', group: 'Timeouts', default: '1', description: 'Multiplies every duration the product sets itself (tests and benchmarks use e.g. 0.01). Never in production.' },
   // ── Development
+  { name: 'EMAIL_WORKER_URL', group: 'Development', default: '', setBy: 'dev', description: '`email-worker send`: base URL of the running worker. Default: http://127.0.0.1:PORT.' },
   { name: 'DEMO_TO', group: 'Development', default: '', setBy: 'dev', description: '`npm run demo` with real Mailgun: the address the sample email comes from, so the reply reaches you. Default: alice@example.com.' },
   // ── Platform (read, never set by the operator)
   { name: 'K_SERVICE', group: 'Platform', default: '', setBy: 'platform', description: 'Set by Cloud Run; its presence turns REQUIRE_PUSH_AUTH on by default.' },

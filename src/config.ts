@@ -10,6 +10,8 @@ import { ErrorCodes, permanent } from './errors.ts';
 import { DEFAULT_ALLOWED_HOSTS } from './attachments/url-policy.ts';
 import { loadTimeoutSettings, type TimeoutSettings } from './timeouts/settings.ts';
 import { isTruthyEnv } from './timeouts/context.ts';
+import { parseApiKeys, type ApiKey } from './api/api-keys.ts';
+import type { CapLimits } from './ingress/caps.ts';
 
 const MiB = 1024 * 1024;
 
@@ -73,7 +75,8 @@ const EnvSchema = z.object({
   MAIL_FROM: str(),
   OUTBOX_DIR: str('./outbox'),
   ALLOWED_SENDERS: list(['*']),
-  FORWARD_INLINE_MAX_BYTES: int(10 * MiB, 0),
+  // issue 7: 7 MiB, not 10: base64 makes it 9.3 MiB, and a job must fit Pub/Sub's 10 MB message limit.
+  FORWARD_INLINE_MAX_BYTES: int(7 * MiB, 0, 7 * MiB),
   ATTACHMENT_MAX_BYTES: int(25 * MiB, 1),
   ATTACHMENT_ALLOWED_HOSTS: list([...DEFAULT_ALLOWED_HOSTS]),
   ATTACHMENT_ALLOW_PRIVATE: bool(false),
@@ -87,6 +90,16 @@ const EnvSchema = z.object({
   K_SERVICE: str(),
   // issue 10: Gemini output cap
   GEMINI_MAX_OUTPUT_TOKENS: int(32_768, 1, 1_048_576),
+  // issue 7: ingress limits, sender controls, reply caps, /metrics protection
+  INBOUND_STORE_MAX_BYTES: int(5 * MiB, 1024),
+  INBOUND_FORWARD_MAX_BYTES: int(32 * MiB, 1024),
+  REQUIRE_SENDER_AUTH: bool(false),
+  REPLY_CAP_PER_SENDER: int(20, 0),
+  REPLY_CAP_SENDER_WINDOW_S: int(3600, 1),
+  REPLY_CAP_PER_THREAD: int(10, 0),
+  REPLY_CAP_THREAD_WINDOW_S: int(86_400, 1),
+  DAILY_JOB_CAP: int(500, 0),
+  METRICS_TOKEN: str(),
 });
 
 export interface Config {
@@ -109,6 +122,10 @@ export interface Config {
   ledger: 'memory';
   push: { requireAuth: boolean; audience?: string; serviceAccount?: string };
   timeouts: TimeoutSettings;
+  // issue 7: ingress, API keys, /metrics protection
+  ingress: { storeMaxBytes: number; forwardMaxBytes: number; requireSenderAuth: boolean; caps: CapLimits };
+  apiKeys: ApiKey[];
+  metricsToken?: string;
   /** Values that must never appear in logs, mails or documents. */
   secrets: string[];
   // issue 10: Gemini output cap
@@ -149,9 +166,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     ? Boolean(e.K_SERVICE) && !e.PUBSUB_EMULATOR_HOST
     : isTruthyEnv(e.REQUIRE_PUSH_AUTH);
   if (worker && e.WORKER_MODE === 'push' && requireAuth && !e.PUSH_AUDIENCE) problems.push('PUSH_AUDIENCE: required when REQUIRE_PUSH_AUTH is on');
+  // issue 7: a public webhook without its key would accept forged mail; local runs may leave it unset (every post is then refused).
+  if (worker && !e.MAILGUN_WEBHOOK_SIGNING_KEY && (e.WORKER_MODE === 'push' || e.K_SERVICE)) {
+    problems.push('MAILGUN_WEBHOOK_SIGNING_KEY: required in push mode and on Cloud Run (K_SERVICE set); Mailgun shows it under Sending → Webhooks → HTTP webhook signing key');
+  }
+  let apiKeys: ApiKey[] = [];
+  try {
+    apiKeys = parseApiKeys(e.API_KEYS);
+  } catch (error) {
+    problems.push(`API_KEYS: ${(error as Error).message}`);
+  }
   if (problems.length) throw permanent(ErrorCodes.CONFIG_INVALID, `Invalid configuration:\n  - ${problems.join('\n  - ')}`);
 
-  const secrets = [e.GEMINI_API_KEY, e.MAILGUN_API_KEY, e.MAILGUN_WEBHOOK_SIGNING_KEY].filter((s): s is string => Boolean(s));
+  const secrets = [e.GEMINI_API_KEY, e.MAILGUN_API_KEY, e.MAILGUN_WEBHOOK_SIGNING_KEY, e.METRICS_TOKEN].filter((s): s is string => Boolean(s));
   return {
     emailProcessingMode: e.EMAIL_PROCESSING_MODE,
     workerMode: e.WORKER_MODE,
@@ -193,6 +220,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
       ...(e.PUSH_SERVICE_ACCOUNT ? { serviceAccount: e.PUSH_SERVICE_ACCOUNT } : {}),
     },
     timeouts,
+    ingress: {
+      storeMaxBytes: e.INBOUND_STORE_MAX_BYTES,
+      forwardMaxBytes: e.INBOUND_FORWARD_MAX_BYTES,
+      requireSenderAuth: e.REQUIRE_SENDER_AUTH,
+      caps: {
+        perSender: e.REPLY_CAP_PER_SENDER,
+        senderWindowMs: e.REPLY_CAP_SENDER_WINDOW_S * 1000,
+        perThread: e.REPLY_CAP_PER_THREAD,
+        threadWindowMs: e.REPLY_CAP_THREAD_WINDOW_S * 1000,
+        perDay: e.DAILY_JOB_CAP,
+      },
+    },
+    apiKeys,
+    ...(e.METRICS_TOKEN ? { metricsToken: e.METRICS_TOKEN } : {}),
     secrets,
     // issue 10: Gemini output cap
     geminiMaxOutputTokens: e.GEMINI_MAX_OUTPUT_TOKENS,

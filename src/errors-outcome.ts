@@ -53,6 +53,14 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.NETWORK]: 502,
   [ErrorCodes.STREAM_BROKEN]: 502,
   [ErrorCodes.GEMINI_BLOCKED]: 422,
+  // Mailgun stops retrying only on 200 and 406: a post that can never become a job is a 406.
+  [ErrorCodes.INBOUND_UNAUTHORIZED]: 401,
+  [ErrorCodes.INBOUND_REJECTED]: 406,
+  [ErrorCodes.BODY_TOO_LARGE]: 413,
+  [ErrorCodes.UNSUPPORTED_MEDIA_TYPE]: 415,
+  [ErrorCodes.PUBLISH_FAILED]: 503,
+  [ErrorCodes.API_UNAUTHORIZED]: 401,
+  [ErrorCodes.NOT_FOUND]: 404,
 };
 
 export function httpStatusForError(error: unknown): number {

@@ -16,12 +16,6 @@ import { dynamicEnvSources, loadTerraform, mergedLocals, type Terraform, type To
 
 const ROOT = join(import.meta.dirname, '..');
 
-/**
- * Variables the Terraform sets for code being built in parallel branches (issue 7: /metrics
- * bearer token). The lead empties this list once their catalogue entries are merged.
- */
-const SET_FOR_PARALLEL_ISSUES = new Set(['METRICS_TOKEN']);
-
 /** Pub/Sub's bounds (subscription resource reference). */
 const PUBSUB = { ackMin: 10, ackMax: 600, backoffMax: 600, attemptsMin: 5, attemptsMax: 100 };
 
@@ -165,7 +159,7 @@ describe('infra/ agrees with the code', () => {
       assert.equal(plain.LEDGER, 'firestore', name);
       assert.equal(plain.WORKER_MODE, mode, name);
       for (const variable of [...Object.keys(plain), ...Object.keys(secrets)]) {
-        assert.ok(known.has(variable) || SET_FOR_PARALLEL_ISSUES.has(variable), `${name} sets ${variable}, which the code does not read (src/config-catalogue.ts)`);
+        assert.ok(known.has(variable), `${name} sets ${variable}, which the code does not read (src/config-catalogue.ts)`);
       }
     }
   });

@@ -5,6 +5,7 @@
 const COMMANDS: Record<string, { load: () => Promise<{ run: (argv: string[]) => Promise<number> }>; summary: string }> = {
   explain: { load: () => import('./explain.ts'), summary: 'print the effective timeout matrix, tiers, levels and the deadline chain' },
   publish: { load: () => import('./publish.ts'), summary: 'publish a job to the Pub/Sub topic' },
+  send: { load: () => import('./send.ts'), summary: 'post an email to a running worker as a signed Mailgun route would' },
   serve: { load: () => import('./serve.ts'), summary: 'run the worker (HTTP server + pull or push delivery)' },
 };
 

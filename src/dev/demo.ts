@@ -2,9 +2,10 @@
  * `npm run demo` (SPEC §6): the main job, end to end, on a machine with no cloud account.
  *
  * Starts the local stack (`local-stack.ts`: Pub/Sub emulator, Gemini and Mailgun stand-ins, a
- * loopback file server, the worker as `node src/main.ts`), publishes a sample email job with two
- * attachments, waits for the reply, prints where it is, the time of each step and the active
- * profile, then stops everything it started.
+ * loopback file server, the worker as `node src/main.ts`), posts a sample email with two
+ * attachments to `/inbound/mailgun` exactly as a Mailgun store() route would (signed; the
+ * attachments wait in the stand-in's message storage), waits for the reply, prints where it is,
+ * the time of each step and the active profile, then stops everything it started.
  *
  * With GEMINI_API_KEY set the real Gemini API is used; with MAILGUN_API_KEY (+ MAILGUN_DOMAIN,
  * DEMO_TO) the real Mailgun.
@@ -12,7 +13,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { PubSub } from '@google-cloud/pubsub';
+import { storePost, type StoredAttachmentRef } from '../ingress/mailgun-post.ts';
 import { ROOT, startLocalStack, type LocalStack } from './local-stack.ts';
 import { getTimeouts } from '../timeouts/engine.ts';
 import { loadTimeoutSettings } from '../timeouts/settings.ts';
@@ -22,7 +23,10 @@ process.env.METADATA_SERVER_DETECTION ??= 'none';
 const demoDir = join(ROOT, '.demo');
 const log = (line: string) => process.stdout.write(`${line}\n`);
 
-/** The demo asks for every format; the built-in engine makes all three without Quarto. */
+/**
+ * The demo asks for every format (the plus tag on the inbound address); the built-in engine makes
+ * all three without Quarto.
+ */
 const EXPORT_FORMATS = ['html', 'docx', 'pdf'];
 
 const SAMPLE_ATTACHMENT = `Quarterly support report (sample)
@@ -40,31 +44,45 @@ async function main(): Promise<number> {
     stack = await startLocalStack({
       dir: demoDir,
       topic: `demo-jobs-${randomUUID().slice(0, 8)}`,
-      files: { '/attachments/q3-support-report.txt': SAMPLE_ATTACHMENT },
+      files: { '/attachments/q3-support-report.txt': SAMPLE_ATTACHMENT, '/attachments/notes.md': '# Notes\nSSO setup docs are out of date.\n' },
       log,
     });
 
     const jobMessageId = `<${randomUUID()}@demo.example.com>`;
-    const job = {
-      version: 1,
-      kind: 'email',
-      from: process.env.DEMO_TO ?? 'alice@example.com',
-      to: ['ask@mg.demo.localhost'],
-      subject: 'Q3 support report — what should we fix first?',
-      text: 'Hi! Attached is our Q3 support report. Which two problems should we fix first, and why?\n\nThanks, Alice',
-      messageId: jobMessageId,
-      references: ['<thread-start@demo.example.com>'],
-      attachments: [
-        { name: 'q3-support-report.txt', contentType: 'text/plain', url: `${stack.filesUrl}/attachments/q3-support-report.txt` },
-        { name: 'notes.md', contentType: 'text/markdown', base64: Buffer.from('# Notes\nSSO setup docs are out of date.\n').toString('base64') },
-      ],
-      export: { formats: EXPORT_FORMATS },
-    };
-    process.env.PUBSUB_EMULATOR_HOST = stack.env.PUBSUB_EMULATOR_HOST;
-    const pubsub = new PubSub({ projectId: stack.project });
-    const published = await pubsub.topic(stack.topic).publishMessage({ json: job, attributes: { kind: 'email' } });
-    await pubsub.close();
-    log(`▶ published job ${published} (Message-ID ${jobMessageId}) with 2 attachments, export ${EXPORT_FORMATS.join('+')}`);
+    // Attachments of a store() route stay at Mailgun (here: the stand-in's storage, fetched with
+    // Basic auth); with the real Mailgun the loopback file server stands in for the storage.
+    const notes = Buffer.from('# Notes\nSSO setup docs are out of date.\n');
+    const attachments: StoredAttachmentRef[] = stack.mailgun
+      ? [
+          { url: stack.mailgun.storeAttachment('mg.demo.localhost', { name: 'q3-support-report.txt', contentType: 'text/plain', data: Buffer.from(SAMPLE_ATTACHMENT) }), name: 'q3-support-report.txt', contentType: 'text/plain', size: Buffer.byteLength(SAMPLE_ATTACHMENT) },
+          { url: stack.mailgun.storeAttachment('mg.demo.localhost', { name: 'notes.md', contentType: 'text/markdown', data: notes }), name: 'notes.md', contentType: 'text/markdown', size: notes.length },
+        ]
+      : [
+          { url: `${stack.filesUrl}/attachments/q3-support-report.txt`, name: 'q3-support-report.txt', contentType: 'text/plain', size: Buffer.byteLength(SAMPLE_ATTACHMENT) },
+          { url: `${stack.filesUrl}/attachments/notes.md`, name: 'notes.md', contentType: 'text/markdown', size: notes.length },
+        ];
+    // Export formats are asked for with a plus tag on the inbound address (ask+html.docx@…).
+    const domain = stack.env.MAILGUN_DOMAIN ?? 'mg.demo.localhost';
+    const body = storePost(
+      {
+        signingKey: stack.env.MAILGUN_WEBHOOK_SIGNING_KEY!,
+        from: `Alice <${process.env.DEMO_TO ?? 'alice@example.com'}>`,
+        recipient: `ask+${EXPORT_FORMATS.join('.')}@${domain}`,
+        subject: 'Q3 support report — what should we fix first?',
+        text: 'Hi! Attached is our Q3 support report. Which two problems should we fix first, and why?\n\nThanks, Alice',
+        messageId: jobMessageId,
+        references: ['<thread-start@demo.example.com>'],
+      },
+      attachments,
+    );
+    const response = await fetch(`${stack.workerUrl}/inbound/mailgun`, { method: 'POST', body });
+    const answer = await response.text();
+    if (response.status !== 200) {
+      log(`✗ the worker refused the webhook post: ${response.status} ${answer}`);
+      return 1;
+    }
+    log(`▶ posted a signed Mailgun store() webhook to ${stack.workerUrl}/inbound/mailgun → ${response.status} ${answer}`);
+    log(`  (Message-ID ${jobMessageId}, 2 attachments at Mailgun storage, export ${EXPORT_FORMATS.join('+')})`);
 
     const finished = await stack.waitForLog((e) => e.message === 'Job finished: reply sent' || String(e.message).startsWith('Job failed'), 120_000);
     if (finished.message !== 'Job finished: reply sent') {

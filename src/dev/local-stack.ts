@@ -7,6 +7,7 @@
  * With GEMINI_API_KEY set the real Gemini API is used; with MAILGUN_API_KEY the real Mailgun.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -110,6 +111,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       ATTACHMENT_ALLOWED_HOSTS: process.env.ATTACHMENT_ALLOWED_HOSTS ?? '127.0.0.1',
       ...(gemini ? { GEMINI_BASE_URL: gemini.url, GEMINI_API_KEY: '' } : {}),
       ...(mailgun ? { MAILGUN_API_KEY: 'local-mailgun-key', MAILGUN_API_URL: mailgun.url, MAILGUN_DOMAIN: 'mg.demo.localhost' } : {}),
+      // issue 7: the inbound webhook verifies posts with this key (`email-worker send` signs with it).
+      MAILGUN_WEBHOOK_SIGNING_KEY: process.env.MAILGUN_WEBHOOK_SIGNING_KEY ?? `local-signing-key-${randomUUID()}`,
     };
     log(`▶ starting the worker (node src/main.ts, WORKER_MODE=pull, EMAIL_PROCESSING_MODE=${env.EMAIL_PROCESSING_MODE}) …`);
     const worker = startWorker(env, join(options.dir, 'worker.log'), options.echoWorkerLog ?? false);

@@ -81,7 +81,7 @@ export interface RecordedRequest {
   method: string;
   /** Path and query. */
   path: string;
-  route: 'messages' | 'events' | 'other';
+  route: 'messages' | 'events' | 'storage' | 'other';
   /** Status answered; `reset` when the socket was destroyed, `pending` while an answer is held back. */
   outcome: number | 'reset' | 'pending';
   scenario: MailgunScenario['kind'];
@@ -111,6 +111,11 @@ export interface MailgunStandin {
   readonly messages: StoredMessage[];
   /** Every request received, oldest first. */
   readonly requests: RecordedRequest[];
+  /**
+   * Keeps a file as Mailgun's message storage does for store() routes and returns its URL
+   * (`/v3/domains/{domain}/messages/{key}/attachments/{n}`, Basic auth like the API).
+   */
+  storeAttachment(domain: string, file: { name: string; contentType: string; data: Buffer }): string;
   /** Queues scenarios; each is consumed by the next request to its route. */
   enqueue(...scenarios: MailgunScenario[]): void;
   /** Stops listening and ends every connection, held-back answers included. */
@@ -200,6 +205,7 @@ export async function startMailgunStandin(options: MailgunStandinOptions = {}): 
   const events = new Map<string, StoredEvent[]>();
   const queue: MailgunScenario[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const stored = new Map<string, { contentType: string; data: Buffer }>();
   let url = '';
 
   const takeScenario = (route: 'messages' | 'events'): MailgunScenario => {
@@ -369,7 +375,8 @@ export async function startMailgunStandin(options: MailgunStandinOptions = {}): 
     const pathname = new URL(path, 'http://standin').pathname;
     const messagesMatch = /^\/v3\/([^/]+)\/messages\/?$/.exec(pathname);
     const eventsMatch = /^\/v3\/([^/]+)\/events(?:\/([^/]+))?\/?$/.exec(pathname);
-    const route = messagesMatch && req.method === 'POST' ? 'messages' : eventsMatch && req.method === 'GET' ? 'events' : 'other';
+    const storageMatch = /^\/v3\/domains\/[^/]+\/messages\/[^/]+\/attachments\/\d+$/.exec(pathname);
+    const route = messagesMatch && req.method === 'POST' ? 'messages' : eventsMatch && req.method === 'GET' ? 'events' : storageMatch && req.method === 'GET' ? 'storage' : 'other';
     const record: RecordedRequest = { method: req.method ?? '', path, route, outcome: 'pending', scenario: 'ok' };
     requests.push(record);
     logger?.debug('Request', { method: req.method, path });
@@ -392,6 +399,12 @@ export async function startMailgunStandin(options: MailgunStandinOptions = {}): 
     }
     if (route === 'events') return handleEvents(req, res, decodeURIComponent(eventsMatch![1]!), eventsMatch![2], record);
     req.resume();
+    const file = route === 'storage' ? stored.get(pathname) : undefined;
+    if (file) {
+      record.outcome = 200;
+      res.writeHead(200, { 'content-type': file.contentType, 'content-length': file.data.length }).end(file.data);
+      return;
+    }
     record.outcome = 404;
     sendJson(res, 404, { message: STATUS_MESSAGES[404] });
   });
@@ -411,6 +424,11 @@ export async function startMailgunStandin(options: MailgunStandinOptions = {}): 
     url,
     messages,
     requests,
+    storeAttachment(domain, file) {
+      const path = `/v3/domains/${encodeURIComponent(domain)}/messages/${randomUUID().replace(/-/g, '')}/attachments/0`;
+      stored.set(path, { contentType: file.contentType, data: file.data });
+      return `${url}${path}`;
+    },
     enqueue(...scenarios) {
       queue.push(...scenarios);
     },

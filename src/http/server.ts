@@ -2,8 +2,9 @@
  * The HTTP surface served by express (SPEC §4): liveness, readiness, Prometheus metrics.
  * Ingress routes (Mailgun webhook, push delivery, API) mount on the same app.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Express, type RequestHandler, type Router } from 'express';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
 import { requestLog } from './request-log.ts';
@@ -25,6 +26,18 @@ export interface HttpServerOptions {
   logger?: Logger;
   /** Project for the request log's trace links. @defaultValue none */
   projectId?: string;
+  // issue 7: the ingress URL is public
+  /** METRICS_TOKEN: when set, `/metrics` requires `Authorization: Bearer <token>`. @defaultValue open */
+  metricsToken?: string;
+  /** Time to receive a whole request, so a stalled client cannot hold a socket (not scaled). @defaultValue 30000 */
+  requestTimeoutMs?: number;
+}
+
+/** Constant-time check of a bearer token (hashes first, so lengths never leak). */
+function bearerMatches(header: string | undefined, token: string): boolean {
+  const presented = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '')?.[1] ?? '';
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(presented), digest(token)) && presented.length > 0;
 }
 
 export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>): Express {
@@ -54,7 +67,11 @@ export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>)
     const ready = results.every(([, state]) => state === 'ok');
     res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
   });
-  app.get('/metrics', async (_req, res) => {
+  app.get('/metrics', async (req, res) => {
+    if (options.metricsToken && !bearerMatches(req.headers.authorization, options.metricsToken)) {
+      res.set('WWW-Authenticate', 'Bearer').status(401).json({ error: 'METRICS_TOKEN required' });
+      return;
+    }
     res.type(options.registry.contentType).send(await options.registry.metrics());
   });
   return app;
@@ -62,8 +79,15 @@ export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>)
 
 export async function startHttpServer(options: HttpServerOptions): Promise<{ server: Server; url: string; close(): Promise<void> }> {
   const app = createHttpApp(options);
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.listen(options.port, options.host ?? '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve(s)));
+  // The request timeout is checked every connectionsCheckingInterval: keep that well below it.
+  const requestTimeout = options.requestTimeoutMs ?? 30_000;
+  const server = createServer({ requestTimeout, headersTimeout: requestTimeout, connectionsCheckingInterval: Math.max(50, Math.min(1000, requestTimeout / 10)) }, app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;

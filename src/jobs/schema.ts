@@ -53,6 +53,10 @@ export const JobSchema = z.strictObject({
   attachments: z.array(z.union([urlAttachment, inlineAttachment])).max(50).default([]),
   export: z.strictObject({ formats: z.array(ExportFormat).max(3).default([]) }).optional(),
   callbackUrl: z.string().url().optional(),
+  // issue 7: the inbound mail's loop-relevant headers (the worker runs the loop guard again) and
+  // notes for the reply (attachments a forward() post could not carry).
+  headers: z.record(z.string().max(100), z.string().max(2000)).refine((h) => Object.keys(h).length <= 50, 'at most 50 headers').optional(),
+  notes: z.array(z.string().max(500)).max(50).optional(),
 });
 
 export type JobInput = z.input<typeof JobSchema>;
@@ -81,6 +85,11 @@ export function parseJob(data: Buffer | string): { ok: true; job: Job } | Invali
   } catch (error) {
     return { ok: false, error: permanent(ErrorCodes.JOB_INVALID, `job is not valid JSON: ${(error as Error).message}`) };
   }
+  return validateJob(raw);
+}
+
+/** Validates an already parsed job object (the ingress builds jobs as objects). */
+export function validateJob(raw: unknown): { ok: true; job: Job } | InvalidJob {
   const result = JobSchema.safeParse(raw);
   if (!result.success) {
     const issues = result.error.issues.slice(0, 10).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);

@@ -26,6 +26,8 @@ import type { PipelineServices } from './services.ts';
 import { StepTimer } from './step-timer.ts';
 import { renderReplyBody } from './reply-body.ts';
 import { cutBy } from '../gemini/response.ts';
+import type { ScreenVerdict, ScreenableJob } from '../ingress/screen.ts';
+import type { ApiJobs } from '../api/api-jobs.ts';
 
 export interface DeliveryInfo {
   /** Pub/Sub message id, for logs. */
@@ -46,6 +48,11 @@ export interface ProcessJobDeps extends PipelineServices {
   /** Deliveries after which a retryable failure is answered with a failure email instead of nack. */
   maxDeliveryAttempts: number;
   env?: NodeJS.ProcessEnv;
+  // issue 7: loop guard + sender policy + reply caps before any model call (jobs published
+  // directly skip the webhook), and API jobs whose result goes to their record, not by email.
+  screenJob?(job: ScreenableJob): Promise<ScreenVerdict>;
+  apiJobs?: Pick<ApiJobs, 'complete' | 'fail'>;
+  onIgnored?(reasons: readonly string[]): void;
 }
 
 export async function processJob(job: Job, delivery: DeliveryInfo, deps: ProcessJobDeps): Promise<JobResult> {
@@ -70,6 +77,8 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
     state: claim.record.state,
     replyMessageId,
   });
+  const screened = await screen(job, deps, log);
+  if (screened) return screened;
 
   using deadline = Deadline.after(timeouts.hardTimeoutMs, { label: `job ${context}`, ...(delivery.shutdownSignal ? { parent: delivery.shutdownSignal } : {}) });
   const heartbeat = startHeartbeat(deps, job.id, leaseMs, deadline, log);
@@ -151,7 +160,14 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
       );
     }
 
-    const body = renderReplyBody({ answer, attachments, notes: built.notes, exported, standIn: deps.standIn });
+    // issue 7: an API job made by POST /v1/jobs keeps its result for GET /v1/jobs/:id (and its callback) instead of a reply.
+    if (job.kind === 'api' && deps.apiJobs && (await deps.apiJobs.complete(job, { text: answer.text, complete: answer.complete, notes: [...built.notes, ...(job.notes ?? [])], exported }, { deadline, logger: log }))) {
+      await deps.ledger.finish(job.id, deps.owner, 'sent', 'api-result');
+      deps.metrics?.recordJob(answer.complete ? 'replied' : 'replied-partial', deadline.elapsedMs());
+      log.info('Job finished: API result stored', { complete: answer.complete, timings: steps.summary(), totalMs: deadline.elapsedMs() });
+      return { status: 'replied' };
+    }
+    const body = renderReplyBody({ answer, attachments, notes: [...built.notes, ...(job.notes ?? [])], exported, standIn: deps.standIn });
     const reply = deps.composeReply({
       parent: { from: job.from, subject: job.subject, messageId: job.messageId, ...(job.inReplyTo ? { inReplyTo: job.inReplyTo } : {}), ...(job.references ? { references: job.references } : {}) },
       from: deps.mailFrom,
@@ -251,6 +267,11 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
   }
   c.log.error('Job failed; sending a failure email', { err: error, timings: c.steps.summary() });
   try {
+    // issue 7: an API job records its failure instead of a failure email.
+    if (job.kind === 'api' && c.deps.apiJobs && (await c.deps.apiJobs.fail(job, publicReason(error), { deadline: c.deadline, logger: c.log }))) {
+      await c.deps.ledger.finish(job.id, c.deps.owner, 'failed', error.code);
+      return { status: 'failed-replied', code: error.code };
+    }
     const reply = c.deps.failureReply({
       parent: { from: job.from, subject: job.subject, messageId: job.messageId, ...(job.inReplyTo ? { inReplyTo: job.inReplyTo } : {}), ...(job.references ? { references: job.references } : {}) },
       from: c.deps.mailFrom,
@@ -288,6 +309,30 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
     c.deps.metrics?.recordJob('failed-silent', c.deadline.elapsedMs());
     return { status: 'failed-silent', code: error.code };
   }
+}
+
+/**
+ * issue 7: the inbound screen in the worker. A job it stops is finished as failed with the reasons
+ * and never reaches the model or a reply; a screen that cannot run (store down) leaves the job for
+ * redelivery. Returns undefined when the job may go on.
+ */
+async function screen(job: Job, deps: ProcessJobDeps, log: Logger): Promise<JobResult | undefined> {
+  if (!deps.screenJob) return undefined;
+  let verdict: ScreenVerdict;
+  try {
+    verdict = await deps.screenJob(job);
+  } catch (error) {
+    log.warn('Inbound screen unavailable; leaving the job for redelivery', { err: error });
+    await deps.ledger.release(job.id, deps.owner);
+    return { status: 'retry-later', code: isWorkerError(error) ? error.code : ErrorCodes.NETWORK };
+  }
+  if (verdict.action === 'accept') return undefined;
+  const reasons = verdict.action === 'ignore' ? verdict.reasons : [verdict.reason];
+  log.warn('Job not answered: stopped by the loop guard, sender policy or reply caps', { reasons, sender: job.from });
+  deps.onIgnored?.(reasons);
+  await deps.ledger.finish(job.id, deps.owner, 'failed', `ignored: ${reasons.join(', ')}`);
+  deps.metrics?.recordJob('ignored', 0);
+  return { status: 'failed-silent', code: ErrorCodes.INBOUND_IGNORED };
 }
 
 /** What the sender is told: plain words by error family, no internals. */
