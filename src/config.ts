@@ -79,12 +79,19 @@ const EnvSchema = z.object({
   ATTACHMENT_ALLOW_PRIVATE: bool(false),
   KNOWLEDGE_DIR: str(),
   QUARTO_PATH: str(),
-  LEDGER: z.enum(['memory']).optional().default('memory'),
+  LEDGER: z.enum(['memory', 'firestore']).optional().default('memory'),
   API_KEYS: list([]),
   PUSH_AUDIENCE: str(),
   PUSH_SERVICE_ACCOUNT: str(),
   REQUIRE_PUSH_AUTH: z.string().optional(),
   K_SERVICE: str(),
+  // issue 8: shared ledger, in-doubt sends, push delivery, subscription check
+  LEDGER_COLLECTION: str('email-worker-ledger'),
+  // Pub/Sub keeps a message at most 7 days: a record must outlive every redelivery of its job.
+  LEDGER_RETENTION_DAYS: int(14, 8, 3650),
+  MAILGUN_EVENTS_LAG_S: int(300, 0, 3600),
+  PUSH_PATH: str('/pubsub/push'),
+  PUBSUB_CHECK_SUBSCRIPTION: bool(true),
 });
 
 export interface Config {
@@ -104,7 +111,16 @@ export interface Config {
   attachments: { maxBytes: number; allowedHosts: string[]; allowPrivate: boolean };
   knowledgeDir?: string;
   quartoPath?: string;
-  ledger: 'memory';
+  ledger: 'memory' | 'firestore';
+  // issue 8: shared ledger, in-doubt sends, push delivery, subscription check
+  /** Firestore ledger: collection and how long records are kept (TTL field `expireAt`). */
+  ledgerStore: { collection: string; retentionDays: number };
+  /** How long an in-doubt reply is looked for in the provider's records before it is sent again, s. */
+  mailEventsLagS: number;
+  /** Route Pub/Sub pushes to (WORKER_MODE=push). */
+  pushPath: string;
+  /** Read the subscription at start-up and warn about settings that break the deadline chain. */
+  checkSubscription: boolean;
   push: { requireAuth: boolean; audience?: string; serviceAccount?: string };
   timeouts: TimeoutSettings;
   /** Values that must never appear in logs, mails or documents. */
@@ -182,6 +198,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     ...(e.KNOWLEDGE_DIR ? { knowledgeDir: resolve(e.KNOWLEDGE_DIR) } : {}),
     ...(e.QUARTO_PATH ? { quartoPath: e.QUARTO_PATH } : {}),
     ledger: e.LEDGER,
+    ledgerStore: { collection: e.LEDGER_COLLECTION!, retentionDays: e.LEDGER_RETENTION_DAYS },
+    mailEventsLagS: e.MAILGUN_EVENTS_LAG_S,
+    pushPath: e.PUSH_PATH!,
+    checkSubscription: e.PUBSUB_CHECK_SUBSCRIPTION,
     push: {
       requireAuth,
       ...(e.PUSH_AUDIENCE ? { audience: e.PUSH_AUDIENCE } : {}),

@@ -53,6 +53,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.NETWORK]: 502,
   [ErrorCodes.STREAM_BROKEN]: 502,
   [ErrorCodes.GEMINI_BLOCKED]: 422,
+  [ErrorCodes.PUSH_UNAUTHENTICATED]: 401,
 };
 
 export function httpStatusForError(error: unknown): number {

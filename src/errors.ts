@@ -42,6 +42,8 @@ export const ErrorCodes = {
   SEND_OUTCOME_UNKNOWN: 'EW_ERR_SEND_OUTCOME_UNKNOWN',
   // shutdown
   SHUTTING_DOWN: 'EW_ERR_SHUTTING_DOWN',
+  // push delivery: missing or invalid OIDC token, or not the push service account
+  PUSH_UNAUTHENTICATED: 'EW_ERR_PUSH_UNAUTHENTICATED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
