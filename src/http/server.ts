@@ -19,6 +19,8 @@ export interface HttpServerOptions {
    * Each owns its body parsing and limits: the app itself parses no bodies.
    */
   routers?: ReadonlyArray<Router | RequestHandler>;
+  /** Operator-facing facts added to the readiness body as `details` (e.g. subscription warnings). @defaultValue none */
+  readinessDetails?: () => Record<string, unknown>;
 }
 
 export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>): Express {
@@ -45,7 +47,8 @@ export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>)
       }),
     );
     const ready = results.every(([, state]) => state === 'ok');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
+    const details = options.readinessDetails?.();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results), ...(details ? { details } : {}) });
   });
   app.get('/metrics', async (_req, res) => {
     res.type(options.registry.contentType).send(await options.registry.metrics());

@@ -30,7 +30,13 @@ export interface PubSubResources {
 export async function ensureResources(
   pubsub: PubSub,
   config: Pick<Config, 'pubsub'>,
-  options: { create: boolean; ackDeadlineSeconds?: number; backoffSeconds?: { min: number; max: number } },
+  options: {
+    create: boolean;
+    /** Create the (pull) subscription too; push subscriptions need the service URL and come from infra/ or the test. @defaultValue true */
+    createSubscription?: boolean;
+    ackDeadlineSeconds?: number;
+    backoffSeconds?: { min: number; max: number };
+  },
 ): Promise<PubSubResources> {
   const { topic: topicName, subscription: subName, deadLetterTopic, maxDeliveryAttempts } = config.pubsub;
   const topic = pubsub.topic(topicName);
@@ -42,6 +48,7 @@ export async function ensureResources(
   const dead = pubsub.topic(deadLetterTopic);
   const [deadExists] = await dead.exists();
   if (!deadExists) await pubsub.createTopic(deadLetterTopic).catch(ignoreAlreadyExists);
+  if (options.createSubscription === false) return { topic, subscription };
   const [subExists] = await subscription.exists();
   if (!subExists) {
     await topic
