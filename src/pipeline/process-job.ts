@@ -17,6 +17,7 @@ import { ErrorCodes, describeError, isWorkerError, permanent, type WorkerError }
 import type { JobResult } from '../errors-outcome.ts';
 import type { Job } from '../jobs/schema.ts';
 import type { Ledger } from '../ledger/ledger.ts';
+import { serializeLedger } from '../ledger/serial-ledger.ts';
 import { Deadline } from '../resilience/deadline.ts';
 import type { RetryEvent, GiveUpEvent } from '../resilience/retry.ts';
 import { detectRequestContext } from '../timeouts/context.ts';
@@ -89,6 +90,8 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
     lastDelivery,
   });
 
+  // From here on this job's ledger calls run one at a time (heartbeat vs. transitions).
+  deps = { ...deps, ledger: serializeLedger(deps.ledger) };
   using deadline = Deadline.after(leftMs, { label: `job ${context}`, ...(delivery.shutdownSignal ? { parent: delivery.shutdownSignal } : {}) });
   const heartbeat = startHeartbeat(deps, job.id, leaseMs, deadline, log);
   const workDir = lazyWorkDir();
@@ -338,16 +341,23 @@ export function publicReason(error: WorkerError): string {
 }
 
 function startHeartbeat(deps: ProcessJobDeps, jobId: string, leaseMs: number, deadline: Deadline, log: Logger) {
+  let renewing = false;
   const timer = setInterval(() => {
-    deps.ledger.renew(jobId, deps.owner, leaseMs).then(
-      (held) => {
-        if (!held) {
-          log.error('Job lease lost (taken over or finished elsewhere); stopping this run');
-          deadline.abort(permanent(ErrorCodes.JOB_BUSY, 'job lease lost to another worker'));
-        }
-      },
-      (error: unknown) => log.warn('Lease renewal failed; will retry at the next heartbeat', { err: error }),
-    );
+    // A renewal still under way (slow ledger) is not queued behind: the next tick tries again.
+    if (renewing) return;
+    renewing = true;
+    deps.ledger
+      .renew(jobId, deps.owner, leaseMs)
+      .then(
+        (held) => {
+          if (!held) {
+            log.error('Job lease lost (taken over or finished elsewhere); stopping this run');
+            deadline.abort(permanent(ErrorCodes.JOB_BUSY, 'job lease lost to another worker'));
+          }
+        },
+        (error: unknown) => log.warn('Lease renewal failed; will retry at the next heartbeat', { err: error }),
+      )
+      .finally(() => (renewing = false));
   }, scaleMs(ledgerHeartbeatS * 1000));
   timer.unref();
   return { stop: () => clearInterval(timer) };

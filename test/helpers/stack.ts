@@ -36,7 +36,14 @@ export interface Stack {
 export const MAILGUN_KEY = 'key-test-mailgun-0123456789abcdef';
 export const GEMINI_KEY = 'AIzaTestGeminiKey0123456789abcdefghijk';
 
-export async function startStack(options: { env?: Record<string, string>; maxDeliveryAttempts?: number } = {}): Promise<Stack> {
+export interface StackOptions {
+  env?: Record<string, string>;
+  maxDeliveryAttempts?: number;
+  /** Runs before the worker starts, e.g. to make the subscription by hand. @defaultValue none */
+  beforeStart?: (config: Config, pubsub: PubSub) => Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const gemini = await startGeminiStandin({ chunkCount: 4, chunkDelayMs: 5 });
   const mailgun = await startMailgunStandin({ apiKey: MAILGUN_KEY });
   const routes = new Map<string, FileRoute>();
@@ -95,6 +102,7 @@ export async function startStack(options: { env?: Record<string, string>; maxDel
   const logger = createLogger({ level: 'debug', stream: sink, secrets: config.secrets });
   const start = () => startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 } });
   const publisher = new PubSub({ projectId: config.projectId });
+  await options.beforeStart?.(config, publisher);
 
   const stack: Stack = {
     config,
