@@ -9,6 +9,7 @@ import { join } from 'node:path';
 const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   deadline: () => import('./deadline.ts'),
   pipeline: () => import('./pipeline.ts'),
+  crash: () => import('./crash.ts'),
 };
 
 export function machine(): Record<string, unknown> {

@@ -21,6 +21,7 @@ import { parseJob } from './jobs/schema.ts';
 import { createLedger } from './ledger/create-ledger.ts';
 import type { Ledger } from './ledger/ledger.ts';
 import { closeFirestoreClients } from './ledger/firestore-client.ts';
+import { ledgerUsageCounter } from './ledger/ledger-metrics.ts';
 import { startHttpServer } from './http/server.ts';
 import { createAlertEvaluator } from './observability/alerts.ts';
 import { createMetrics, retryObserver, type Metrics } from './observability/metrics.ts';
@@ -140,7 +141,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   // T1–T5 outcomes feed the timeout_percentage window; the evaluator logs each threshold crossing once.
   setLevelMetricsSink(metrics);
   const alerts = createAlertEvaluator({ metrics, logger, intervalMs: 30_000 });
-  const ledger = await createLedger(config);
+  const ledger = await createLedger(config, { onUsage: ledgerUsageCounter(metrics.registry) });
   const services = createServices(config, metrics, logger);
   const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const pubsub = createPubSub(config);
