@@ -33,7 +33,8 @@ import { startPullWorker } from './worker/pull-worker.ts';
 import { createPushWorker, type DeliveredMessage } from './worker/push-worker.ts';
 import { createPushVerifier } from './worker/push-auth.ts';
 import { checkSubscription, inspectSubscription, type SubscriptionWarning } from './worker/subscription-check.ts';
-import { ledgerLeaseS, pullLeaseExtensionS } from './timeouts/chain.ts';
+import { expectationsOf } from './worker/subscription-report.ts';
+import { pullLeaseExtensionS } from './timeouts/chain.ts';
 import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
 
@@ -212,12 +213,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
 async function subscriptionCheck(config: Config, subscription: Subscription, logger: Logger): Promise<SubscriptionWarning[]> {
   try {
     const facts = await inspectSubscription(subscription);
-    const warnings = checkSubscription(facts, {
-      mode: config.workerMode,
-      hardTimeoutS: Math.max(config.timeouts.profiles.ui.hardTimeout, config.timeouts.profiles.email.hardTimeout),
-      ledgerLeaseS,
-      maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts,
-    });
+    const warnings = checkSubscription(facts, expectationsOf(config));
     for (const w of warnings) logger.warn(`Subscription check: ${w.message}`, { rule: w.rule, subscription: facts.name });
     return warnings;
   } catch (error) {
