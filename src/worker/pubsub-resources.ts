@@ -3,14 +3,9 @@
  * dead-letter topic are created (the emulator starts empty); in production they come from
  * `infra/` (Terraform) and are only looked up.
  *
- * Dead-letter arithmetic: a job redelivered while its lease is live is refused with a nack and
- * counts as a delivery attempt. The pull client extends the ack deadline for the whole job
- * (maxExtensionTime ≥ hardTimeout), so a running job is not redelivered at all; a redelivery only
- * follows a nack (retryable failure, shutdown, or a busy refusal) or a crashed worker. With
- * maxDeliveryAttempts = 5 and the backoff below (10 s … 600 s), five deliveries span at least
- * ~10 s + 20 s + 40 s + 80 s ≥ 150 s of backoff plus each delivery's own run time; the worker itself
- * sends a failure email on the last attempt instead of nacking, so dead-letters only hold jobs
- * whose every delivery crashed or was refused.
+ * Settings and the dead-letter arithmetic (pull: ack deadline 60 s extended by the client, backoff
+ * 10–600 s, 5 deliveries) are explained in docs/delivery.md; the worker counts deliveries in its
+ * ledger and checks the live subscription at start-up (`subscription-check.ts`).
  */
 import { Duration, PubSub, type Subscription, type Topic } from '@google-cloud/pubsub';
 import type { Config } from '../config.ts';
