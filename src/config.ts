@@ -92,6 +92,8 @@ const EnvSchema = z.object({
   MAILGUN_EVENTS_LAG_S: int(300, 0, 3600),
   PUSH_PATH: str('/pubsub/push'),
   PUBSUB_CHECK_SUBSCRIPTION: bool(true),
+  // Dead letters are kept only if a subscription on the dead-letter topic exists when they arrive.
+  PUBSUB_DEAD_LETTER_SUBSCRIPTION: str(),
 });
 
 export interface Config {
@@ -121,6 +123,8 @@ export interface Config {
   pushPath: string;
   /** Read the subscription at start-up and warn about settings that break the deadline chain. */
   checkSubscription: boolean;
+  /** Subscription on the dead-letter topic that keeps dead letters for `email-worker dlq`. */
+  deadLetterSubscription: string;
   push: { requireAuth: boolean; audience?: string; serviceAccount?: string };
   timeouts: TimeoutSettings;
   /** Values that must never appear in logs, mails or documents. */
@@ -202,6 +206,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     mailEventsLagS: e.MAILGUN_EVENTS_LAG_S,
     pushPath: e.PUSH_PATH!,
     checkSubscription: e.PUBSUB_CHECK_SUBSCRIPTION,
+    deadLetterSubscription: e.PUBSUB_DEAD_LETTER_SUBSCRIPTION ?? `${e.PUBSUB_DEAD_LETTER_TOPIC}-sub`,
     push: {
       requireAuth,
       ...(e.PUSH_AUDIENCE ? { audience: e.PUSH_AUDIENCE } : {}),

@@ -6,6 +6,7 @@ const COMMANDS: Record<string, { load: () => Promise<{ run: (argv: string[]) => 
   explain: { load: () => import('./explain.ts'), summary: 'print the effective timeout matrix, tiers, levels and the deadline chain' },
   publish: { load: () => import('./publish.ts'), summary: 'publish a job to the Pub/Sub topic' },
   serve: { load: () => import('./serve.ts'), summary: 'run the worker (HTTP server + pull or push delivery)' },
+  dlq: { load: () => import('./dlq.ts'), summary: 'list or replay dead-lettered jobs' },
 };
 
 function usage(): string {

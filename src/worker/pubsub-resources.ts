@@ -24,7 +24,7 @@ export interface PubSubResources {
 
 export async function ensureResources(
   pubsub: PubSub,
-  config: Pick<Config, 'pubsub'>,
+  config: Pick<Config, 'pubsub' | 'deadLetterSubscription'>,
   options: {
     create: boolean;
     /** Create the (pull) subscription too; push subscriptions need the service URL and come from infra/ or the test. @defaultValue true */
@@ -43,6 +43,9 @@ export async function ensureResources(
   const dead = pubsub.topic(deadLetterTopic);
   const [deadExists] = await dead.exists();
   if (!deadExists) await pubsub.createTopic(deadLetterTopic).catch(ignoreAlreadyExists);
+  // Without a subscription on it, the dead-letter topic drops what it receives.
+  const [keeperExists] = await pubsub.subscription(config.deadLetterSubscription).exists();
+  if (!keeperExists) await dead.createSubscription(config.deadLetterSubscription).catch(ignoreAlreadyExists);
   if (options.createSubscription === false) return { topic, subscription };
   const [subExists] = await subscription.exists();
   if (!subExists) {
