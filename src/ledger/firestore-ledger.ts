@@ -13,7 +13,7 @@
  * taken for a new job.
  */
 import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
-import type { ClaimResult, JobState, Ledger, LedgerRecord } from './ledger.ts';
+import type { ClaimResult, Ledger, LedgerRecord } from './ledger.ts';
 import { getFirestore } from './firestore-client.ts';
 
 /** The TTL field name, referenced by the TTL policy (docs/delivery.md, infra/). */
@@ -43,16 +43,8 @@ export interface FirestoreLedgerOptions {
   firestore?: Firestore;
 }
 
-interface StoredRecord {
-  state: JobState;
-  owner: string;
-  leaseUntil: number;
-  deliveries: number;
-  firstClaimedAt: number;
-  replyMessageId: string;
-  outcome?: string;
-  updatedAt: number;
-}
+/** The document: the record without its id (the document id), plus the TTL timestamp. */
+type StoredRecord = Omit<LedgerRecord, 'jobId'>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -65,17 +57,10 @@ export async function createFirestoreLedger(options: FirestoreLedgerOptions): Pr
   const usage = (op: LedgerUsage['op'], reads: number, writes: number, transactions: number) =>
     options.onUsage?.({ op, reads, writes, transactions });
 
-  const toRecord = (jobId: string, d: StoredRecord): LedgerRecord => ({
-    jobId,
-    state: d.state,
-    owner: d.owner,
-    leaseUntil: d.leaseUntil,
-    deliveries: d.deliveries,
-    firstClaimedAt: d.firstClaimedAt,
-    replyMessageId: d.replyMessageId,
-    ...(d.outcome !== undefined ? { outcome: d.outcome } : {}),
-    updatedAt: d.updatedAt,
-  });
+  const toRecord = (jobId: string, stored: StoredRecord): LedgerRecord => {
+    const { [LEDGER_TTL_FIELD]: _ttl, ...record } = stored as StoredRecord & { [LEDGER_TTL_FIELD]?: unknown };
+    return { jobId, ...record };
+  };
   const expireAt = (t: number) => Timestamp.fromMillis(t + retentionMs);
   const holds = (d: StoredRecord | undefined, owner: string): d is StoredRecord =>
     d !== undefined && d.owner === owner && (d.state === 'running' || d.state === 'reply_pending');
