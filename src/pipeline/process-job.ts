@@ -5,8 +5,8 @@
  *
  * Budget: the job deadline is the profile's hardTimeout counted from the job's FIRST claim in the
  * ledger, so a redelivered or taken-over job runs only in what is left, and a job with nothing
- * left goes straight to its failure email (which has a short budget of its own). The answer (download, context, Gemini)
- * must leave room for the export and the reply, so it runs under a child deadline that reserves
+ * left goes straight to its failure email (which has a short budget of its own). The answer
+ * (download, context, Gemini) must leave room for the export and the reply, so it runs under a child deadline that reserves
  * mailgunApi (+ quartoExport when formats are requested), at most 30 % of the hard timeout.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -284,9 +284,12 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
       secrets: c.deps.secrets,
     });
     if (!(await c.deps.ledger.markReplyPending(job.id, c.deps.owner))) return { status: 'busy' };
+    // The answer may have reached the provider under this Message-ID (an earlier delivery's send,
+    // or this one's whose outcome is unknown): look for it through the window before sending.
+    const inDoubtSince = c.inDoubtSince ?? (error.code === ErrorCodes.SEND_OUTCOME_UNKNOWN ? Date.now() : undefined);
     // The job deadline may be spent: the failure email gets a fresh, short budget of its own
-    // (plus the in-doubt window when an earlier send may have been accepted).
-    const ownBudgetMs = c.timeouts.mailgunApiMs * 2 + (c.inDoubtSince !== undefined ? (c.deps.inDoubtWindowMs ?? 0) : 0);
+    // (plus the in-doubt window when it applies).
+    const ownBudgetMs = c.timeouts.mailgunApiMs * 2 + (inDoubtSince !== undefined ? (c.deps.inDoubtWindowMs ?? 0) : 0);
     using mailDeadline = Deadline.after(Math.max(c.deadline.remainingMs(), ownBudgetMs), { label: 'failure email', ...(c.delivery.shutdownSignal ? { parent: c.delivery.shutdownSignal } : {}) });
     // checkFirst: the answer itself may have reached the provider under this Message-ID (a send
     // whose outcome was unknown); then that answer stands and no failure email follows.
@@ -295,7 +298,7 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
       policy: getRetryConfig(c.context),
       attemptTimeoutMs: c.timeouts.mailgunApiMs,
       checkFirst: true,
-      ...(c.inDoubtSince !== undefined ? { inDoubtSince: c.inDoubtSince } : {}),
+      ...(inDoubtSince !== undefined ? { inDoubtSince } : {}),
       ...(c.deps.inDoubtWindowMs !== undefined ? { acceptanceLagMs: c.deps.inDoubtWindowMs } : {}),
       logger: c.log,
     });
