@@ -1,7 +1,15 @@
 /**
  * Shared ledger on Firestore (`LEDGER=firestore`): the same contract as the memory ledger
- * (`ledger.ts`), one document per job id, every transition a transaction — the first claim is a
- * create-if-absent, every later write a compare-and-set on the owner read in the same transaction.
+ * (`ledger.ts`), one document per job id, every transition an atomic compare-and-set — the first
+ * claim a create-if-absent (`create` fails if the document exists), every later write an `update`
+ * with the `lastUpdateTime` precondition of the document it was decided on (fails if anyone wrote
+ * in between; then it is decided again on a fresh read).
+ *
+ * Why preconditions and not transactions: server-SDK transactions take pessimistic locks. A worker
+ * killed inside a transaction leaves its lock until Firestore expires the transaction, and every
+ * other instance's claim of that job waits or aborts until then — seen here as jobs stuck after a
+ * kill -9 in the crash benchmark. A precondition holds nothing: a dead worker leaves nothing behind
+ * but its lease, which expires on its own.
  *
  * Clock: leases and the first-claim time use the writer's clock (`now`), like the memory ledger.
  * Cloud Run instances keep NTP time; a skew of a few seconds only shifts a takeover by that much,
@@ -12,7 +20,7 @@
  * redelivery of the job (Pub/Sub keeps messages at most 7 days), or a late duplicate would be
  * taken for a new job.
  */
-import type { DocumentReference, Firestore, Transaction } from '@google-cloud/firestore';
+import type { DocumentReference, DocumentSnapshot, Firestore } from '@google-cloud/firestore';
 import type { ClaimResult, Ledger, LedgerRecord } from './ledger.ts';
 import { getFirestore } from './firestore-client.ts';
 
@@ -47,6 +55,8 @@ export interface FirestoreLedgerOptions {
 type StoredRecord = Omit<LedgerRecord, 'jobId'>;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Lost races in a row before a call gives up (each loser re-reads; one of every race wins). */
+const MAX_RACES = 20;
 
 export async function createFirestoreLedger(options: FirestoreLedgerOptions): Promise<Ledger> {
   const db = options.firestore ?? (await getFirestore({ projectId: options.projectId, ...(options.databaseId ? { databaseId: options.databaseId } : {}) }));
@@ -65,45 +75,55 @@ export async function createFirestoreLedger(options: FirestoreLedgerOptions): Pr
   const holds = (d: StoredRecord | undefined, owner: string): d is StoredRecord =>
     d !== undefined && d.owner === owner && (d.state === 'running' || d.state === 'reply_pending');
 
-  /** Reads the record and, when `owner` holds it, applies `change` in the same transaction. */
-  const whenHeld = async (op: LedgerUsage['op'], jobId: string, owner: string, change: (t: number, d: StoredRecord) => Partial<StoredRecord>): Promise<boolean> => {
-    const ref = collection.doc(jobId);
-    const done = await db.runTransaction(async (tx: Transaction) => {
-      const d = (await tx.get(ref)).data() as StoredRecord | undefined;
-      if (!holds(d, owner)) return false;
-      const t = now();
-      tx.update(ref, { ...change(t, d), updatedAt: t, [LEDGER_TTL_FIELD]: expireAt(t) });
-      return true;
-    });
-    usage(op, 1, done ? 1 : 0, 1);
-    return done;
+  /**
+   * Read, decide, write if nothing changed since the read; on a lost race, read and decide again.
+   * `decide` returns the result and, when something must be written, the write.
+   */
+  const compareAndSet = async <T>(
+    op: LedgerUsage['op'],
+    ref: DocumentReference,
+    decide: (d: StoredRecord | undefined, t: number) => { result: T; create?: StoredRecord; update?: Partial<StoredRecord> },
+  ): Promise<T> => {
+    let reads = 0;
+    let writes = 0;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const snap: DocumentSnapshot = await ref.get();
+        reads += 1;
+        const t = now();
+        const { result, create, update } = decide(snap.data() as StoredRecord | undefined, t);
+        try {
+          if (create) await ref.create({ ...create, [LEDGER_TTL_FIELD]: expireAt(t) });
+          else if (update) await ref.update({ ...update, updatedAt: t, [LEDGER_TTL_FIELD]: expireAt(t) }, { lastUpdateTime: snap.updateTime! });
+          if (create || update) writes += 1;
+          return result;
+        } catch (error) {
+          // 6 ALREADY_EXISTS (create lost), 9 FAILED_PRECONDITION (updated since the read).
+          const code = (error as { code?: number }).code;
+          if ((code !== 6 && code !== 9) || attempt >= MAX_RACES) throw error;
+        }
+      }
+    } finally {
+      usage(op, reads, writes, 0);
+    }
   };
 
+  /** Applies `change` when `owner` holds the job; false otherwise. */
+  const whenHeld = (op: LedgerUsage['op'], jobId: string, owner: string, change: (t: number) => Partial<StoredRecord>): Promise<boolean> =>
+    compareAndSet(op, collection.doc(jobId), (d, t) => (holds(d, owner) ? { result: true, update: change(t) } : { result: false }));
+
   return {
-    async claim(jobId, owner, leaseMs, replyMessageId): Promise<ClaimResult> {
-      const ref: DocumentReference = collection.doc(jobId);
-      let wrote = 0;
-      const result = await db.runTransaction(async (tx: Transaction): Promise<ClaimResult> => {
-        wrote = 0;
-        const snap = await tx.get(ref);
-        const t = now();
-        const d = snap.data() as StoredRecord | undefined;
+    claim: (jobId, owner, leaseMs, replyMessageId) =>
+      compareAndSet<ClaimResult>('claim', collection.doc(jobId), (d, t) => {
         if (!d) {
           const fresh: StoredRecord = { state: 'running', owner, leaseUntil: t + leaseMs, deliveries: 1, firstClaimedAt: t, replyMessageId, updatedAt: t };
-          tx.create(ref, { ...fresh, [LEDGER_TTL_FIELD]: expireAt(t) });
-          wrote = 1;
-          return { status: 'claimed', record: toRecord(jobId, fresh) };
+          return { result: { status: 'claimed', record: toRecord(jobId, fresh) }, create: fresh };
         }
-        if (d.state === 'sent' || d.state === 'failed') return { status: 'done', record: toRecord(jobId, d) };
-        if (d.leaseUntil > t) return { status: 'busy', record: toRecord(jobId, d) };
-        const taken: StoredRecord = { ...d, owner, leaseUntil: t + leaseMs, deliveries: d.deliveries + 1, updatedAt: t };
-        tx.update(ref, { owner, leaseUntil: taken.leaseUntil, deliveries: taken.deliveries, updatedAt: t, [LEDGER_TTL_FIELD]: expireAt(t) });
-        wrote = 1;
-        return { status: 'taken-over', record: toRecord(jobId, taken) };
-      });
-      usage('claim', 1, wrote, 1);
-      return result;
-    },
+        if (d.state === 'sent' || d.state === 'failed') return { result: { status: 'done', record: toRecord(jobId, d) } };
+        if (d.leaseUntil > t) return { result: { status: 'busy', record: toRecord(jobId, d) } };
+        const update = { owner, leaseUntil: t + leaseMs, deliveries: d.deliveries + 1, updatedAt: t };
+        return { result: { status: 'taken-over', record: toRecord(jobId, { ...d, ...update }) }, update };
+      }),
     renew: (jobId, owner, leaseMs) => whenHeld('renew', jobId, owner, (t) => ({ leaseUntil: t + leaseMs })),
     markReplyPending: (jobId, owner) => whenHeld('markReplyPending', jobId, owner, () => ({ state: 'reply_pending' })),
     finish: (jobId, owner, state, outcome) => whenHeld('finish', jobId, owner, () => ({ state, outcome, leaseUntil: 0 })),
