@@ -1,8 +1,8 @@
 /**
  * One job's ledger calls, one at a time. The heartbeat and the job's own transitions (reply
- * pending, finish, release) would otherwise run as overlapping transactions on the same record,
- * and Firestore resolves such contention by aborting and retrying with backoff — seconds lost,
- * and at a compressed TIMEOUT_SCALE a heartbeat that never gets through.
+ * pending, finish, release) would otherwise race on the same record: on Firestore each loser of a
+ * compare-and-set reads and writes again, and at a compressed TIMEOUT_SCALE a heartbeat every few
+ * milliseconds would keep the job's own transitions losing.
  */
 import type { Ledger } from './ledger.ts';
 
