@@ -45,6 +45,9 @@ describe('job clock and delivery count on a subscription without a dead-letter p
       beforeStart: bareSubscription,
     });
     assert.deepEqual(stack.app.subscriptionWarnings.map((w) => w.rule), ['no-dead-letter', 'no-retry-policy']);
+    const ready = (await (await fetch(`${stack.app.url}/readyz`)).json()) as { status: string; details?: { subscriptionWarnings?: string[] } };
+    assert.deepEqual(ready.details?.subscriptionWarnings, ['no-dead-letter', 'no-retry-policy'], 'shown in /readyz details');
+    assert.ok(stack.logs.some((e) => e.severity === 'WARNING' && String(e.message).startsWith('Subscription check: ') && e.rule === 'no-dead-letter'), 'logged as a warning');
     stack.gemini.setDefault({ kind: 'status', status: 503 });
     const id = `job-${randomUUID()}`;
     await stack.publish(sampleJob({ id, subject: 'Always failing' }));
