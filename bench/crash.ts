@@ -21,6 +21,7 @@ const TRIALS = Number(process.env.BENCH_TRIALS ?? 6);
 const JOBS_PER_TRIAL = Number(process.env.BENCH_JOBS_PER_TRIAL ?? 5);
 const KILL_WINDOW_MS = Number(process.env.BENCH_KILL_WINDOW_MS ?? 2500);
 const COST_JOBS = Number(process.env.BENCH_COST_JOBS ?? 20);
+const MAX_DELIVERIES = Number(process.env.BENCH_MAX_DELIVERY_ATTEMPTS ?? 10);
 const BACKENDS = (process.env.BENCH_LEDGERS ?? 'firestore,memory').split(',') as Array<'firestore' | 'memory'>;
 
 const claimedBy = (w: WorkerProcess, jobId: string) =>
@@ -110,7 +111,7 @@ export async function run(): Promise<object> {
   const results: Record<string, unknown> = {};
   try {
     for (const ledger of BACKENDS) {
-      const h = await startCrashHarness({ ledger });
+      const h = await startCrashHarness({ ledger, maxDeliveryAttempts: MAX_DELIVERIES });
       try {
         const trials = [];
         for (let t = 0; t < TRIALS; t++) {
@@ -158,7 +159,7 @@ export async function run(): Promise<object> {
     await Promise.all(started.map((e) => e.stop()));
   }
   return {
-    settings: { trials: TRIALS, jobsPerTrial: JOBS_PER_TRIAL, killWindowMs: KILL_WINDOW_MS, timeoutScale: 0.02, leaseMs: 2400, heartbeatMs: 600, ackDeadlineS: 10 },
+    settings: { maxDeliveryAttempts: MAX_DELIVERIES, trials: TRIALS, jobsPerTrial: JOBS_PER_TRIAL, killWindowMs: KILL_WINDOW_MS, timeoutScale: 0.02, leaseMs: 2400, heartbeatMs: 600, ackDeadlineS: 10 },
     ...results,
   };
 }

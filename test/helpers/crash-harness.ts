@@ -42,6 +42,8 @@ export interface CrashHarnessOptions {
   timeoutScale?: string;
   /** Extra environment for the workers. */
   env?: Record<string, string>;
+  /** Dead-letter limit of the subscription (and PUBSUB_MAX_DELIVERY_ATTEMPTS). @defaultValue 10 */
+  maxDeliveryAttempts?: number;
 }
 
 export async function startCrashHarness(options: CrashHarnessOptions): Promise<CrashHarness> {
@@ -66,7 +68,7 @@ export async function startCrashHarness(options: CrashHarnessOptions): Promise<C
   const [dead] = await pubsub.createTopic(`${topic}-dead`);
   await t.createSubscription(`${topic}-sub`, {
     ackDeadlineSeconds: 10,
-    deadLetterPolicy: { deadLetterTopic: dead.name, maxDeliveryAttempts: 10 },
+    deadLetterPolicy: { deadLetterTopic: dead.name, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
     retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 2 } },
   });
 
@@ -80,7 +82,7 @@ export async function startCrashHarness(options: CrashHarnessOptions): Promise<C
     PUBSUB_TOPIC: topic,
     PUBSUB_SUBSCRIPTION: `${topic}-sub`,
     PUBSUB_DEAD_LETTER_TOPIC: `${topic}-dead`,
-    PUBSUB_MAX_DELIVERY_ATTEMPTS: '10',
+    PUBSUB_MAX_DELIVERY_ATTEMPTS: String(options.maxDeliveryAttempts ?? 10),
     LEDGER: options.ledger,
     LEDGER_COLLECTION: `ledger-${id}`,
     EMAIL_PROCESSING_MODE: 'true',
