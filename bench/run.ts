@@ -12,6 +12,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   pipeline: () => import('./pipeline.ts'),
   startup: () => import('./startup.ts'),
   ingress: () => import('./ingress.ts'),
+  crash: () => import('./crash.ts'),
 };
 
 export function machine(): Record<string, unknown> {

@@ -101,7 +101,7 @@ export async function run(): Promise<object> {
     // Resources exist before the first measured start, as in production.
     process.env.PUBSUB_EMULATOR_HOST = host;
     const pubsub = createPubSub({ projectId: PROJECT, pubsub: { topic: 'email-worker-jobs', subscription: 'email-worker-jobs-worker', deadLetterTopic: 'email-worker-jobs-dead', maxDeliveryAttempts: 5, emulatorHost: host } });
-    await ensureResources(pubsub, { pubsub: { topic: 'email-worker-jobs', subscription: 'email-worker-jobs-worker', deadLetterTopic: 'email-worker-jobs-dead', maxDeliveryAttempts: 5 } }, { create: true });
+    await ensureResources(pubsub, { pubsub: { topic: 'email-worker-jobs', subscription: 'email-worker-jobs-worker', deadLetterTopic: 'email-worker-jobs-dead', maxDeliveryAttempts: 5 }, deadLetterSubscription: 'email-worker-jobs-dead-sub' }, { create: true });
     await pubsub.close();
     // Warm the compile cache once (the image does this at build time), and the OS file cache for all.
     await once('worker+cache', env, cacheDir);

@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Message } from '@google-cloud/pubsub';
+import type { Message, Subscription } from '@google-cloud/pubsub';
 import type { Logger } from 'winston';
 import type { Config } from './config.ts';
 import { ErrorCodes } from './errors.ts';
@@ -13,8 +13,10 @@ import { closeSharedPandocEngine } from './export/pandoc-engine.ts';
 import { composeReply, failureReply, newMessageId } from './mail/compose.ts';
 import type { MailTransport } from './mail/types.ts';
 import { parseJob } from './jobs/schema.ts';
-import { createMemoryLedger } from './ledger/memory-ledger.ts';
+import { createLedger } from './ledger/create-ledger.ts';
 import type { Ledger } from './ledger/ledger.ts';
+import { closeFirestoreClients } from './ledger/firestore-client.ts';
+import { ledgerUsageCounter } from './ledger/ledger-metrics.ts';
 import { startHttpServer } from './http/server.ts';
 import { createAlertEvaluator } from './observability/alerts.ts';
 import { createMetrics, retryObserver, type Metrics } from './observability/metrics.ts';
@@ -23,6 +25,10 @@ import { processJob, publicReason, type ProcessJobDeps } from './pipeline/proces
 import type { PipelineServices } from './pipeline/services.ts';
 import { createPubSub, ensureResources } from './worker/pubsub-resources.ts';
 import { startPullWorker } from './worker/pull-worker.ts';
+import { createPushWorker, type DeliveredMessage } from './worker/push-worker.ts';
+import { createPushVerifier } from './worker/push-auth.ts';
+import { checkSubscription, inspectSubscription, type SubscriptionWarning } from './worker/subscription-check.ts';
+import { expectationsOf } from './worker/subscription-report.ts';
 import { pullLeaseExtensionS } from './timeouts/chain.ts';
 import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
@@ -41,6 +47,8 @@ export interface RunningApp {
   metrics: Metrics;
   /** Replay tokens, reply caps, API job records (issue 7). */
   ingressStore: IngressStore;
+  /** What the start-up subscription check found (also logged and in /readyz details). */
+  subscriptionWarnings: SubscriptionWarning[];
   stop(): Promise<void>;
 }
 
@@ -105,7 +113,9 @@ export function createDeliveryHandler(
   config: Config,
   deps: { services: PipelineServices & Pick<ProcessJobDeps, 'screenJob' | 'apiJobs' | 'onIgnored'>; ledger: Ledger; logger: Logger; owner: string },
 ) {
-  return async (message: Pick<Message, 'id' | 'data' | 'attributes' | 'deliveryAttempt'>, shutdownSignal: AbortSignal): Promise<JobResult> => {
+  // An in-doubt reply is looked for this long before it is sent again; the outbox answers at once.
+  const inDoubtWindowMs = deps.services.transport.kind === 'outbox' ? 0 : scaleMs(config.mailEventsLagS * 1000, config.timeouts);
+  return async (message: Pick<Message, 'id' | 'data' | 'attributes' | 'deliveryAttempt'> | DeliveredMessage, shutdownSignal: AbortSignal): Promise<JobResult> => {
     const parsed = parseJob(message.data);
     if (!parsed.ok) {
       deps.logger.error('Invalid job: acknowledged and not processed', { err: parsed.error, pubsubMessageId: message.id, sender: parsed.sender });
@@ -147,7 +157,7 @@ export function createDeliveryHandler(
     return processJob(
       parsed.job,
       { messageId: message.id, deliveryAttempt: message.deliveryAttempt || 1, attributes: message.attributes, shutdownSignal },
-      { ...deps.services, ledger: deps.ledger, owner: deps.owner, logger: deps.logger, maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts },
+      { ...deps.services, ledger: deps.ledger, owner: deps.owner, logger: deps.logger, maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts, inDoubtWindowMs },
     );
   };
 }
@@ -162,14 +172,16 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   // T1–T5 outcomes feed the timeout_percentage window; the evaluator logs each threshold crossing once.
   setLevelMetricsSink(metrics);
   const alerts = createAlertEvaluator({ metrics, logger, intervalMs: 30_000 });
-  const ledger = createMemoryLedger();
+  const ledger = await createLedger(config, { onUsage: ledgerUsageCounter(metrics.registry) });
   const services = createServices(config, metrics, logger);
   const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const pubsub = createPubSub(config);
   const { topic, subscription } = await ensureResources(pubsub, config, {
     create: Boolean(config.pubsub.emulatorHost),
+    createSubscription: config.workerMode === 'pull',
     ...(options.subscriptionBackoffSeconds ? { backoffSeconds: options.subscriptionBackoffSeconds } : {}),
   });
+  const subscriptionWarnings = config.checkSubscription ? await subscriptionCheck(config, subscription, logger) : [];
 
   // issue 7: ingress store, webhook, API routes and the worker-side screen.
   const ingressStore = await createIngressStore(config.ledger, { projectId: config.projectId });
@@ -188,12 +200,24 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     createAskRouter({ keys: config.apiKeys, services, logger }),
   ];
 
+  const handle = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner });
+  const push =
+    config.workerMode === 'push'
+      ? createPushWorker({
+          path: config.pushPath,
+          handle,
+          ...(config.push.requireAuth ? { verify: createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) } : {}),
+          onMalformed: () => metrics.recordJob('invalid', 0),
+          logger,
+        })
+      : undefined;
+
   const http = await startHttpServer({
     port: config.port,
     registry: metrics.registry,
     logger,
     projectId: config.projectId,
-    routers,
+    routers: push ? [push.router, ...routers] : routers,
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     readinessChecks: {
       pubsub: async () => {
@@ -205,28 +229,26 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
         await ingressStore.ping();
       },
     },
+    ...(subscriptionWarnings.length ? { readinessDetails: () => ({ subscriptionWarnings: subscriptionWarnings.map((w) => w.rule) }) } : {}),
   });
-  logger.info('HTTP server listening', { url: http.url });
+  logger.info('HTTP server listening', { url: http.url, mode: config.workerMode, ledger: config.ledger });
 
-  if (config.workerMode !== 'pull') {
-    await http.close();
-    await pubsub.close();
-    throw new Error('WORKER_MODE=push is not available in this version; use WORKER_MODE=pull');
-  }
-  const handle = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner });
-  const worker = startPullWorker({
-    subscription,
-    concurrency: config.workerConcurrency,
-    maxExtensionS: pullLeaseExtensionS(config.timeouts),
-    handle,
-    logger,
-  });
+  const worker =
+    push ??
+    startPullWorker({
+      subscription,
+      concurrency: config.workerConcurrency,
+      maxExtensionS: pullLeaseExtensionS(config.timeouts),
+      handle,
+      logger,
+    });
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
     await worker.stop(scaleMs(config.timeouts.shutdownGraceS * 1000, config.timeouts));
     await http.close();
     await pubsub.close();
+    if (config.ledger === 'firestore') await closeFirestoreClients();
     await closeSharedPandocEngine();
     alerts.stop();
   };
@@ -235,7 +257,22 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     ledger,
     metrics,
     ingressStore,
+    subscriptionWarnings,
     // Idempotent: a second SIGTERM (or a test's cleanup) waits for the first stop.
     stop: () => (stopping ??= stop()),
   };
+}
+
+/** Reads the subscription once and logs each setting that breaks the deadline chain; never fatal. */
+async function subscriptionCheck(config: Config, subscription: Subscription, logger: Logger): Promise<SubscriptionWarning[]> {
+  try {
+    const facts = await inspectSubscription(subscription);
+    const warnings = checkSubscription(facts, expectationsOf(config));
+    for (const w of warnings) logger.warn(`Subscription check: ${w.message}`, { rule: w.rule, subscription: facts.name });
+    return warnings;
+  } catch (error) {
+    // Reading metadata needs pubsub.subscriptions.get (roles/pubsub.viewer); consuming does not.
+    logger.warn('Subscription check skipped: could not read the subscription (needs pubsub.subscriptions.get)', { err: error });
+    return [];
+  }
 }

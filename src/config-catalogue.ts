@@ -45,6 +45,8 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'PUBSUB_SUBSCRIPTION', group: 'Pub/Sub', default: 'email-worker-jobs-worker', description: 'Subscription the pull worker reads.' },
   { name: 'PUBSUB_DEAD_LETTER_TOPIC', group: 'Pub/Sub', default: 'email-worker-jobs-dead', description: 'Dead-letter topic of the subscription.' },
   { name: 'PUBSUB_MAX_DELIVERY_ATTEMPTS', group: 'Pub/Sub', default: '5', description: "Deliveries before dead-lettering (Pub/Sub allows 5–100); must equal the subscription's `max_delivery_attempts`. The last one answers with a failure email." },
+  { name: 'PUBSUB_DEAD_LETTER_SUBSCRIPTION', group: 'Pub/Sub', default: 'email-worker-jobs-dead-sub', description: 'Subscription on the dead-letter topic that keeps dead letters for `email-worker dlq list|replay` (default `<PUBSUB_DEAD_LETTER_TOPIC>-sub`).' },
+  { name: 'PUBSUB_CHECK_SUBSCRIPTION', group: 'Pub/Sub', default: 'true', description: 'Read the subscription at start-up and warn (log, /readyz details) when its dead-letter, ack or retry settings break the deadline chain; needs pubsub.subscriptions.get.' },
   { name: 'PUBSUB_EMULATOR_HOST', group: 'Pub/Sub', default: '', description: 'host:port of the local emulator; when set, missing topic, subscription and dead-letter topic are created.' },
   // ── Gemini
   { name: 'GEMINI_API_KEY', group: 'Gemini', default: '', secret: true, description: 'Gemini API key. Required unless GEMINI_BASE_URL points at a compatible server (e.g. the local stand-in).' },
@@ -78,9 +80,13 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'KNOWLEDGE_DIR', group: 'Context and export', default: '', description: 'Optional folder of Markdown knowledge (loaded under T1–T5).' },
   { name: 'QUARTO_PATH', group: 'Context and export', default: '', description: 'Quarto binary. Default: `quarto` on PATH, else the built-in engine (pandoc-wasm for html and docx, Typst for pdf); a failed Quarto render falls back to it.' },
   // ── Ledger
-  { name: 'LEDGER', group: 'Ledger', default: 'memory', description: 'Idempotency ledger: `memory` (one process; local default).' },
+  { name: 'LEDGER', group: 'Ledger', default: 'memory', description: 'Idempotency ledger and ingress store: `memory` (one process; local default) or `firestore` (shared by every instance; production).' },
+  { name: 'LEDGER_COLLECTION', group: 'Ledger', default: 'email-worker-ledger', description: 'Firestore collection of the job ledger (LEDGER=firestore); its TTL field is `expireAt`.' },
+  { name: 'LEDGER_RETENTION_DAYS', group: 'Ledger', default: '14', description: "Days a ledger record is kept after its last write (Firestore TTL); at least 8, so a record outlives Pub/Sub's 7-day message retention." },
+  { name: 'MAILGUN_EVENTS_LAG_S', group: 'Ledger', default: '300', description: "Seconds an in-doubt reply is looked for in Mailgun's events before it is sent again (scaled by TIMEOUT_SCALE); see docs/delivery.md." },
   { name: 'FIRESTORE_EMULATOR_HOST', group: 'Ledger', default: '', description: 'host:port of the local Firestore emulator; the Firestore client then needs no credentials.' },
   // ── Push delivery and API
+  { name: 'PUSH_PATH', group: 'Push delivery and API', default: '/pubsub/push', description: 'Route Pub/Sub pushes arrive at (WORKER_MODE=push).' },
   { name: 'PUSH_AUDIENCE', group: 'Push delivery and API', default: '', description: "Audience the push subscription's OIDC token must carry (WORKER_MODE=push)." },
   { name: 'PUSH_SERVICE_ACCOUNT', group: 'Push delivery and API', default: '', description: 'Service account the push OIDC token must be issued for.' },
   { name: 'REQUIRE_PUSH_AUTH', group: 'Push delivery and API', default: '', description: 'Verify push OIDC tokens. Default: true when K_SERVICE is set and no emulator is configured.' },

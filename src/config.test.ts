@@ -59,4 +59,24 @@ describe('loadConfig', () => {
     for (const v of ['1', 'true', 'YES', 'On']) assert.equal(loadConfig({ ...base, EMAIL_PROCESSING_MODE: v }).emailProcessingMode, true);
     assert.equal(loadConfig({ ...base, EMAIL_PROCESSING_MODE: 'off' }).emailProcessingMode, false);
   });
+  it('issue 8: reads the shared-ledger, in-doubt and push settings with their defaults, and refuses a retention shorter than Pub/Sub keeps messages', () => {
+    const d = loadConfig(base);
+    assert.equal(d.ledger, 'memory');
+    assert.deepEqual(d.ledgerStore, { collection: 'email-worker-ledger', retentionDays: 14 });
+    assert.equal(d.mailEventsLagS, 300);
+    assert.equal(d.pushPath, '/pubsub/push');
+    assert.equal(d.checkSubscription, true);
+    const c = loadConfig({ ...base, LEDGER: 'firestore', LEDGER_COLLECTION: 'jobs', LEDGER_RETENTION_DAYS: '30', MAILGUN_EVENTS_LAG_S: '0', PUBSUB_CHECK_SUBSCRIPTION: 'false' });
+    assert.equal(c.ledger, 'firestore');
+    assert.deepEqual(c.ledgerStore, { collection: 'jobs', retentionDays: 30 });
+    assert.equal(c.mailEventsLagS, 0);
+    assert.equal(c.checkSubscription, false);
+    assert.throws(() => loadConfig({ ...base, LEDGER_RETENTION_DAYS: '7' }), /LEDGER_RETENTION_DAYS: expected an integer from 8/);
+    assert.throws(() => loadConfig({ ...base, LEDGER: 'redis' }), /LEDGER/);
+  });
+
+  it('issue 8: WORKER_MODE=push needs PUSH_AUDIENCE when push auth is required', () => {
+    assert.throws(() => loadConfig({ ...base, WORKER_MODE: 'push', REQUIRE_PUSH_AUTH: 'true', MAILGUN_WEBHOOK_SIGNING_KEY: 'k' }), /PUSH_AUDIENCE: required/);
+    assert.equal(loadConfig({ ...base, WORKER_MODE: 'push', REQUIRE_PUSH_AUTH: 'true', PUSH_AUDIENCE: 'https://w/', MAILGUN_WEBHOOK_SIGNING_KEY: 'k' }).push.requireAuth, true);
+  });
 });

@@ -82,7 +82,7 @@ const EnvSchema = z.object({
   ATTACHMENT_ALLOW_PRIVATE: bool(false),
   KNOWLEDGE_DIR: str(),
   QUARTO_PATH: str(),
-  LEDGER: z.enum(['memory']).optional().default('memory'),
+  LEDGER: z.enum(['memory', 'firestore']).optional().default('memory'),
   API_KEYS: list([]),
   PUSH_AUDIENCE: str(),
   PUSH_SERVICE_ACCOUNT: str(),
@@ -100,6 +100,15 @@ const EnvSchema = z.object({
   REPLY_CAP_THREAD_WINDOW_S: int(86_400, 1),
   DAILY_JOB_CAP: int(500, 0),
   METRICS_TOKEN: str(),
+  // issue 8: shared ledger, in-doubt sends, push delivery, subscription check
+  LEDGER_COLLECTION: str('email-worker-ledger'),
+  // Pub/Sub keeps a message at most 7 days: a record must outlive every redelivery of its job.
+  LEDGER_RETENTION_DAYS: int(14, 8, 3650),
+  MAILGUN_EVENTS_LAG_S: int(300, 0, 3600),
+  PUSH_PATH: str('/pubsub/push'),
+  PUBSUB_CHECK_SUBSCRIPTION: bool(true),
+  // Dead letters are kept only if a subscription on the dead-letter topic exists when they arrive.
+  PUBSUB_DEAD_LETTER_SUBSCRIPTION: str(),
 });
 
 export interface Config {
@@ -119,7 +128,18 @@ export interface Config {
   attachments: { maxBytes: number; allowedHosts: string[]; allowPrivate: boolean };
   knowledgeDir?: string;
   quartoPath?: string;
-  ledger: 'memory';
+  ledger: 'memory' | 'firestore';
+  // issue 8: shared ledger, in-doubt sends, push delivery, subscription check
+  /** Firestore ledger: collection and how long records are kept (TTL field `expireAt`). */
+  ledgerStore: { collection: string; retentionDays: number };
+  /** How long an in-doubt reply is looked for in the provider's records before it is sent again, s. */
+  mailEventsLagS: number;
+  /** Route Pub/Sub pushes to (WORKER_MODE=push). */
+  pushPath: string;
+  /** Read the subscription at start-up and warn about settings that break the deadline chain. */
+  checkSubscription: boolean;
+  /** Subscription on the dead-letter topic that keeps dead letters for `email-worker dlq`. */
+  deadLetterSubscription: string;
   push: { requireAuth: boolean; audience?: string; serviceAccount?: string };
   timeouts: TimeoutSettings;
   // issue 7: ingress, API keys, /metrics protection
@@ -214,6 +234,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     ...(e.KNOWLEDGE_DIR ? { knowledgeDir: resolve(e.KNOWLEDGE_DIR) } : {}),
     ...(e.QUARTO_PATH ? { quartoPath: e.QUARTO_PATH } : {}),
     ledger: e.LEDGER,
+    ledgerStore: { collection: e.LEDGER_COLLECTION!, retentionDays: e.LEDGER_RETENTION_DAYS },
+    mailEventsLagS: e.MAILGUN_EVENTS_LAG_S,
+    pushPath: e.PUSH_PATH!,
+    checkSubscription: e.PUBSUB_CHECK_SUBSCRIPTION,
+    deadLetterSubscription: e.PUBSUB_DEAD_LETTER_SUBSCRIPTION ?? `${e.PUBSUB_DEAD_LETTER_TOPIC}-sub`,
     push: {
       requireAuth,
       ...(e.PUSH_AUDIENCE ? { audience: e.PUSH_AUDIENCE } : {}),

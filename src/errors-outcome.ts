@@ -61,6 +61,7 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.PUBLISH_FAILED]: 503,
   [ErrorCodes.API_UNAUTHORIZED]: 401,
   [ErrorCodes.NOT_FOUND]: 404,
+  [ErrorCodes.PUSH_UNAUTHENTICATED]: 401,
 };
 
 export function httpStatusForError(error: unknown): number {

@@ -51,6 +51,8 @@ export const ErrorCodes = {
   PUBLISH_FAILED: 'EW_ERR_PUBLISH_FAILED',
   API_UNAUTHORIZED: 'EW_ERR_API_UNAUTHORIZED',
   NOT_FOUND: 'EW_ERR_NOT_FOUND',
+  // push delivery: missing or invalid OIDC token, or not the push service account
+  PUSH_UNAUTHENTICATED: 'EW_ERR_PUSH_UNAUTHENTICATED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

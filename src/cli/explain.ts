@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { describeError } from '../errors.ts';
+import { renderSubscriptionReport, reportSubscription } from '../worker/subscription-report.ts';
 import { ledgerHeartbeatS, ledgerLeaseS, pullLeaseExtensionS, validateChain, type ChainCheck } from '../timeouts/chain.ts';
 import { contextTimeoutLines } from '../timeouts/context-log.ts';
 import { detectRequestContext, isTruthyEnv } from '../timeouts/context.ts';
@@ -26,7 +27,7 @@ export interface ExplainIo {
   env?: NodeJS.ProcessEnv;
 }
 
-const USAGE = `Usage: email-worker explain [--context ui|email|api] [--tier free|early|mid|platform|enterprise] [--json] [--variables]
+const USAGE = `Usage: email-worker explain [--context ui|email|api] [--tier free|early|mid|platform|enterprise] [--json] [--variables] [--subscription]
 
 Prints the effective timeout profiles (after TIMEOUT_* overrides and TIMEOUT_SCALE), the tier
 table, the T1–T5 levels and the deadline chain. Exit 0 when the chain holds, 1 when a rule is
@@ -38,6 +39,9 @@ Options:
   --json         print one JSON object instead of tables
   --variables    list every environment variable with its default instead (the source of
                  .env.example and docs/configuration.md)
+  --subscription also read PUBSUB_SUBSCRIPTION and warn about dead-letter, ack and retry
+                 settings that break the deadline chain (needs Pub/Sub access; warnings do not
+                 change the exit code)
   -h, --help     show this help`;
 
 interface ProfileCell {
@@ -218,7 +222,7 @@ export async function run(argv: string[], io: ExplainIo = {}): Promise<number> {
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
 
-  let values: { context?: string; tier?: string; json?: boolean; variables?: boolean; help?: boolean };
+  let values: { context?: string; tier?: string; json?: boolean; variables?: boolean; help?: boolean; subscription?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -227,6 +231,7 @@ export async function run(argv: string[], io: ExplainIo = {}): Promise<number> {
         tier: { type: 'string' },
         json: { type: 'boolean', default: false },
         variables: { type: 'boolean', default: false },
+        subscription: { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -262,6 +267,8 @@ export async function run(argv: string[], io: ExplainIo = {}): Promise<number> {
 
   const source: Report['contextSource'] = values.context !== undefined ? 'flag' : isTruthyEnv(env.EMAIL_PROCESSING_MODE) ? 'EMAIL_PROCESSING_MODE' : 'default';
   const report = buildReport(settings, context, source, tier, values.tier === undefined ? 'default' : 'flag');
-  stdout.write(values.json ? `${JSON.stringify(report, null, 2)}\n` : renderText(report));
+  const subscription = values.subscription ? await reportSubscription(env) : undefined;
+  if (values.json) stdout.write(`${JSON.stringify(subscription ? { ...report, subscription } : report, null, 2)}\n`);
+  else stdout.write(renderText(report) + (subscription ? `\n${renderSubscriptionReport(subscription)}` : ''));
   return report.chain.ok ? 0 : 1;
 }

@@ -7,6 +7,7 @@ const COMMANDS: Record<string, { load: () => Promise<{ run: (argv: string[]) => 
   publish: { load: () => import('./publish.ts'), summary: 'publish a job to the Pub/Sub topic' },
   send: { load: () => import('./send.ts'), summary: 'post an email to a running worker as a signed Mailgun route would' },
   serve: { load: () => import('./serve.ts'), summary: 'run the worker (HTTP server + pull or push delivery)' },
+  dlq: { load: () => import('./dlq.ts'), summary: 'list or replay dead-lettered jobs' },
 };
 
 function usage(): string {

@@ -31,6 +31,8 @@ export interface HttpServerOptions {
   metricsToken?: string;
   /** Time to receive a whole request, so a stalled client cannot hold a socket (not scaled). @defaultValue 30000 */
   requestTimeoutMs?: number;
+  /** Operator-facing facts added to the readiness body as `details` (e.g. subscription warnings). @defaultValue none */
+  readinessDetails?: () => Record<string, unknown>;
 }
 
 /** Constant-time check of a bearer token (hashes first, so lengths never leak). */
@@ -65,7 +67,8 @@ export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>)
       }),
     );
     const ready = results.every(([, state]) => state === 'ok');
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results) });
+    const details = options.readinessDetails?.();
+    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results), ...(details ? { details } : {}) });
   });
   app.get('/metrics', async (req, res) => {
     if (options.metricsToken && !bearerMatches(req.headers.authorization, options.metricsToken)) {

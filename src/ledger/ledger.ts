@@ -16,8 +16,17 @@ export interface LedgerRecord {
   state: JobState;
   owner: string;
   leaseUntil: number;
-  /** How many times a worker has claimed it (1 on first claim). */
-  claims: number;
+  /**
+   * Deliveries that ran this job: 1 at the first claim, +1 at every takeover. A delivery refused as
+   * `busy` changes nothing (no side effects), so it is not counted. "Last delivery" decisions use
+   * this figure: Pub/Sub reports `deliveryAttempt` only on subscriptions with a dead-letter policy.
+   */
+  deliveries: number;
+  /**
+   * When the job was first claimed, ms since the epoch (claimer's clock). The job deadline is
+   * hardTimeout from here, whichever delivery or instance runs it.
+   */
+  firstClaimedAt: number;
   replyMessageId: string;
   /** Short outcome for finished jobs (error code or 'replied'). */
   outcome?: string;

@@ -27,7 +27,7 @@ export function createMemoryLedger(options: { now?: () => number; maxRecords?: n
       const t = now();
       const existing = records.get(jobId);
       if (!existing) {
-        const record: LedgerRecord = { jobId, state: 'running', owner, leaseUntil: t + leaseMs, claims: 1, replyMessageId, updatedAt: t };
+        const record: LedgerRecord = { jobId, state: 'running', owner, leaseUntil: t + leaseMs, deliveries: 1, firstClaimedAt: t, replyMessageId, updatedAt: t };
         records.set(jobId, record);
         evictOldFinished();
         return { status: 'claimed', record: { ...record } };
@@ -36,7 +36,7 @@ export function createMemoryLedger(options: { now?: () => number; maxRecords?: n
       // A live lease refuses every other delivery, this process's own included (two deliveries of one
       // job can run at once in one worker); a released or expired lease can be taken over.
       if (existing.leaseUntil > t) return { status: 'busy', record: { ...existing } };
-      Object.assign(existing, { owner, leaseUntil: t + leaseMs, claims: existing.claims + 1, updatedAt: t });
+      Object.assign(existing, { owner, leaseUntil: t + leaseMs, deliveries: existing.deliveries + 1, updatedAt: t });
       return { status: 'taken-over', record: { ...existing } };
     },
     async renew(jobId, owner, leaseMs) {

@@ -154,3 +154,28 @@ describe('sendExactlyOnce with the outbox', () => {
     }
   });
 });
+
+describe('sendExactlyOnce for a reply in doubt since an earlier delivery (inDoubtSince)', () => {
+  it('keeps looking through the window and sends nothing when the earlier send shows up late', async () => {
+    const { standin, transport } = await setup({ eventsLagMs: 300 });
+    using first = Deadline.after(5_000);
+    await sendExactlyOnce(transport, reply('<doubt-1@mg.example.com>'), { deadline: first, policy, attemptTimeoutMs: 2_000 });
+    // A crashed worker's send: accepted, but its event is not visible yet.
+    using deadline = Deadline.after(5_000);
+    const result = await sendExactlyOnce(transport, reply('<doubt-1@mg.example.com>'), { deadline, policy, attemptTimeoutMs: 2_000, inDoubtSince: Date.now(), acceptanceLagMs: 800, pollIntervalMs: 50 });
+    assert.equal(result.status, 'already-sent');
+    assert.equal(standin.messages.length, 1);
+  });
+
+  it('sends once the window has passed with no sign of the earlier send (and a lag beyond the window is the duplicate left)', async () => {
+    const { standin, transport } = await setup({ eventsLagMs: 1_000 });
+    using first = Deadline.after(5_000);
+    await sendExactlyOnce(transport, reply('<doubt-2@mg.example.com>'), { deadline: first, policy, attemptTimeoutMs: 2_000 });
+    using deadline = Deadline.after(5_000);
+    const started = Date.now();
+    const result = await sendExactlyOnce(transport, reply('<doubt-2@mg.example.com>'), { deadline, policy, attemptTimeoutMs: 2_000, inDoubtSince: started, acceptanceLagMs: 200, pollIntervalMs: 50 });
+    assert.equal(result.status, 'sent');
+    assert.ok(standin.requests.filter((r) => r.route === 'events').length >= 2, 'asked more than once within the window');
+    assert.equal(standin.messages.length, 2, 'the lag exceeded the window: the documented duplicate');
+  });
+});

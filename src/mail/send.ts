@@ -44,6 +44,13 @@ export interface SendExactlyOnceOptions {
    * @defaultValue false
    */
   checkFirst?: boolean;
+  /**
+   * An earlier send under this Message-ID (a crashed or interrupted delivery) may have been
+   * accepted; its outcome has been unknown since this time (ms since the epoch). Implies
+   * `checkFirst`, and the provider is asked until `acceptanceLagMs` after it before sending.
+   * @defaultValue none
+   */
+  inDoubtSince?: number;
   /** How long after an unknown outcome the provider may take to show the message, ms. @defaultValue policy.minDelayMs */
   acceptanceLagMs?: number;
   /** Wait between two lookups while within `acceptanceLagMs`, ms. @defaultValue min(1000, acceptanceLagMs / 4) */
@@ -62,7 +69,7 @@ export async function sendExactlyOnce(transport: MailTransport, reply: ComposedR
   const log = options.logger?.child({ operation, messageId: reply.messageId });
   const timeoutMs = () => Math.max(1, Math.min(attemptTimeoutMs, deadline.remainingMs()));
   // When the last attempt's outcome became unknown; -Infinity: check before the first attempt, no lag.
-  let unknownSince: number | undefined = options.checkFirst ? Number.NEGATIVE_INFINITY : undefined;
+  let unknownSince: number | undefined = options.inDoubtSince ?? (options.checkFirst ? Number.NEGATIVE_INFINITY : undefined);
 
   const acceptedMeanwhile = async (signal: AbortSignal): Promise<boolean> => {
     for (;;) {

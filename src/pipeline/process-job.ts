@@ -3,8 +3,10 @@
  * deadline with its own timeouts and retries. Returns a JobResult; the delivery layer maps it to
  * ack/nack in `src/errors-outcome.ts`.
  *
- * Budget: the job deadline is the profile's hardTimeout. The answer (download, context, Gemini)
- * must leave room for the export and the reply, so it runs under a child deadline that reserves
+ * Budget: the job deadline is the profile's hardTimeout counted from the job's FIRST claim in the
+ * ledger, so a redelivered or taken-over job runs only in what is left, and a job with nothing
+ * left goes straight to its failure email (which has a short budget of its own). The answer
+ * (download, context, Gemini) must leave room for the export and the reply, so it runs under a child deadline that reserves
  * mailgunApi (+ quartoExport when formats are requested), at most 30 % of the hard timeout.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -15,6 +17,7 @@ import { ErrorCodes, describeError, isWorkerError, permanent, type WorkerError }
 import type { JobResult } from '../errors-outcome.ts';
 import type { Job } from '../jobs/schema.ts';
 import type { Ledger } from '../ledger/ledger.ts';
+import { serializeLedger } from '../ledger/serial-ledger.ts';
 import { Deadline } from '../resilience/deadline.ts';
 import type { RetryEvent, GiveUpEvent } from '../resilience/retry.ts';
 import { detectRequestContext } from '../timeouts/context.ts';
@@ -45,8 +48,17 @@ export interface ProcessJobDeps extends PipelineServices {
   /** This worker's identity in the ledger. */
   owner: string;
   logger: Logger;
-  /** Deliveries after which a retryable failure is answered with a failure email instead of nack. */
+  /**
+   * Deliveries after which a retryable failure is answered with a failure email instead of nack.
+   * Counted by the ledger (Pub/Sub's `deliveryAttempt` is only a hint: it exists only with a
+   * dead-letter policy).
+   */
   maxDeliveryAttempts: number;
+  /**
+   * How long a reply whose earlier send is in doubt is looked for at the provider before it is
+   * sent again, ms (MAILGUN_EVENTS_LAG_S, scaled; 0 for the outbox). @defaultValue the retry policy's minDelayMs
+   */
+  inDoubtWindowMs?: number;
   env?: NodeJS.ProcessEnv;
   // issue 7: loop guard + sender policy + reply caps before any model call (jobs published
   // directly skip the webhook), and API jobs whose result goes to their record, not by email.
@@ -73,24 +85,38 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
     return { status: 'busy' };
   }
   const replyMessageId = claim.record.replyMessageId;
+  // The job's own clock and count, whatever Pub/Sub reports for this delivery.
+  const leftMs = Math.max(0, claim.record.firstClaimedAt + timeouts.hardTimeoutMs - Date.now());
+  const lastDelivery = Math.max(claim.record.deliveries, delivery.deliveryAttempt ?? 1) >= deps.maxDeliveryAttempts;
+  // A reply_pending record means a send may have reached the provider: in doubt from now on.
+  const inDoubtSince = claim.record.state === 'reply_pending' ? Date.now() : undefined;
   log.info(claim.status === 'claimed' ? 'Job claimed' : 'Job taken over from an expired lease', {
     state: claim.record.state,
     replyMessageId,
+    deliveries: claim.record.deliveries,
+    leftMs,
+    lastDelivery,
   });
   const screened = await screen(job, deps, log);
   if (screened) return screened;
 
-  using deadline = Deadline.after(timeouts.hardTimeoutMs, { label: `job ${context}`, ...(delivery.shutdownSignal ? { parent: delivery.shutdownSignal } : {}) });
+  // From here on this job's ledger calls run one at a time (heartbeat vs. transitions).
+  deps = { ...deps, ledger: serializeLedger(deps.ledger) };
+  using deadline = Deadline.after(leftMs, { label: `job ${context}`, ...(delivery.shutdownSignal ? { parent: delivery.shutdownSignal } : {}) });
   const heartbeat = startHeartbeat(deps, job.id, leaseMs, deadline, log);
   const workDir = lazyWorkDir();
   const hooks = retryHooks(deps, log);
+  const fail = (error: unknown) => failJob(job, error, { deps, log, deadline, delivery, replyMessageId, timeouts, context, steps, lastDelivery, inDoubtSince });
   try {
-    // A crash after the reply was handed to the provider must not become a second reply.
-    if (claim.record.state === 'reply_pending' && (await deps.transport.wasAccepted(replyMessageId, { signal: deadline.signal, timeoutMs: timeouts.mailgunApiMs }))) {
+    // A crash after the reply was handed to the provider must not become a second reply. One look
+    // now (it may spare a whole Gemini run); the send below keeps looking for the rest of the window.
+    if (inDoubtSince !== undefined && (await deps.transport.wasAccepted(replyMessageId, { signal: delivery.shutdownSignal ?? AbortSignal.timeout(timeouts.mailgunApiMs), timeoutMs: timeouts.mailgunApiMs }))) {
       log.warn('Reply was already accepted by the provider before a restart; not sending again', { replyMessageId });
       await deps.ledger.finish(job.id, deps.owner, 'sent', 'replied');
       return { status: 'replied', duplicate: true };
     }
+    // Nothing left of the job's hard cap (earlier deliveries used it): straight to the failure email.
+    deadline.throwIfExpired();
 
     const answerBudget = Math.max(0, deadline.remainingMs() - replyReserveMs(timeouts, job));
     using answerDeadline = Deadline.after(answerBudget, { label: 'answer', parent: deadline.signal });
@@ -133,7 +159,7 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
         ),
       );
     } catch (error) {
-      return await failJob(job, error as WorkerError, { deps, log, deadline, delivery, replyMessageId, timeouts, context, steps });
+      return await fail(error);
     }
     if (!answer.complete) {
       log.warn('Answer is partial: the stream was stopped before it finished', { reason: answer.stoppedBy && describeError(answer.stoppedBy), chars: answer.text.length });
@@ -187,6 +213,8 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
         attemptTimeoutMs: timeouts.mailgunApiMs,
         // After a takeover the previous owner may have sent it already.
         checkFirst: claim.status === 'taken-over',
+        ...(inDoubtSince !== undefined ? { inDoubtSince } : {}),
+        ...(deps.inDoubtWindowMs !== undefined ? { acceptanceLagMs: deps.inDoubtWindowMs } : {}),
         logger: log,
         ...hooks,
       }),
@@ -205,7 +233,7 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
     });
     return { status: 'replied' };
   } catch (error) {
-    return await failJob(job, error, { deps, log, deadline, delivery, replyMessageId, timeouts, context, steps });
+    return await fail(error);
   } finally {
     heartbeat.stop();
     await workDir.remove();
@@ -238,6 +266,10 @@ interface FailContext {
   timeouts: Timeouts;
   context: RequestContext;
   steps: StepTimer;
+  /** This delivery is the last one (ledger count or Pub/Sub's hint): no nack, tell the sender. */
+  lastDelivery: boolean;
+  /** Set when an earlier send under the reply's Message-ID may have been accepted. */
+  inDoubtSince: number | undefined;
 }
 
 /**
@@ -254,13 +286,12 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
     return { status: 'busy' };
   }
   const shuttingDown = c.delivery.shutdownSignal?.aborted === true;
-  const attempt = c.delivery.deliveryAttempt ?? 1;
   if (shuttingDown) {
     await c.deps.ledger.release(job.id, c.deps.owner);
     c.log.warn('Job interrupted by shutdown; lease released for another instance', { err: error });
     return { status: 'retry-later', code: ErrorCodes.SHUTTING_DOWN };
   }
-  if (error.retryable && error.code !== ErrorCodes.DEADLINE_EXCEEDED && attempt < c.deps.maxDeliveryAttempts) {
+  if (error.retryable && error.code !== ErrorCodes.DEADLINE_EXCEEDED && !c.lastDelivery && !c.deadline.expired) {
     await c.deps.ledger.release(job.id, c.deps.owner);
     c.log.warn('Job failed with a retryable error; leaving it for redelivery', { err: error, timings: c.steps.summary() });
     return { status: 'retry-later', code: error.code };
@@ -280,8 +311,13 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
       secrets: c.deps.secrets,
     });
     if (!(await c.deps.ledger.markReplyPending(job.id, c.deps.owner))) return { status: 'busy' };
-    // The job deadline may be spent: the failure email gets a fresh, short budget of its own.
-    using mailDeadline = Deadline.after(Math.max(c.deadline.remainingMs(), c.timeouts.mailgunApiMs * 2), { label: 'failure email', ...(c.delivery.shutdownSignal ? { parent: c.delivery.shutdownSignal } : {}) });
+    // The answer may have reached the provider under this Message-ID (an earlier delivery's send,
+    // or this one's whose outcome is unknown): look for it through the window before sending.
+    const inDoubtSince = c.inDoubtSince ?? (error.code === ErrorCodes.SEND_OUTCOME_UNKNOWN ? Date.now() : undefined);
+    // The job deadline may be spent: the failure email gets a fresh, short budget of its own
+    // (plus the in-doubt window when it applies).
+    const ownBudgetMs = c.timeouts.mailgunApiMs * 2 + (inDoubtSince !== undefined ? (c.deps.inDoubtWindowMs ?? 0) : 0);
+    using mailDeadline = Deadline.after(Math.max(c.deadline.remainingMs(), ownBudgetMs), { label: 'failure email', ...(c.delivery.shutdownSignal ? { parent: c.delivery.shutdownSignal } : {}) });
     // checkFirst: the answer itself may have reached the provider under this Message-ID (a send
     // whose outcome was unknown); then that answer stands and no failure email follows.
     const sent = await c.deps.sendExactlyOnce(c.deps.transport, reply, {
@@ -289,6 +325,8 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
       policy: getRetryConfig(c.context),
       attemptTimeoutMs: c.timeouts.mailgunApiMs,
       checkFirst: true,
+      ...(inDoubtSince !== undefined ? { inDoubtSince } : {}),
+      ...(c.deps.inDoubtWindowMs !== undefined ? { acceptanceLagMs: c.deps.inDoubtWindowMs } : {}),
       logger: c.log,
     });
     if (sent.status === 'already-sent' && error.code === ErrorCodes.SEND_OUTCOME_UNKNOWN) {
@@ -301,7 +339,7 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
     return { status: 'failed-replied', code: error.code };
   } catch (sendError) {
     c.log.error('Failure email could not be sent', { err: sendError });
-    if (isWorkerError(sendError) && sendError.retryable && attempt < c.deps.maxDeliveryAttempts) {
+    if (isWorkerError(sendError) && sendError.retryable && !c.lastDelivery) {
       await c.deps.ledger.release(job.id, c.deps.owner);
       return { status: 'retry-later', code: sendError.code };
     }
@@ -357,16 +395,23 @@ export function publicReason(error: WorkerError): string {
 }
 
 function startHeartbeat(deps: ProcessJobDeps, jobId: string, leaseMs: number, deadline: Deadline, log: Logger) {
+  let renewing = false;
   const timer = setInterval(() => {
-    deps.ledger.renew(jobId, deps.owner, leaseMs).then(
-      (held) => {
-        if (!held) {
-          log.error('Job lease lost (taken over or finished elsewhere); stopping this run');
-          deadline.abort(permanent(ErrorCodes.JOB_BUSY, 'job lease lost to another worker'));
-        }
-      },
-      (error: unknown) => log.warn('Lease renewal failed; will retry at the next heartbeat', { err: error }),
-    );
+    // A renewal still under way (slow ledger) is not queued behind: the next tick tries again.
+    if (renewing) return;
+    renewing = true;
+    deps.ledger
+      .renew(jobId, deps.owner, leaseMs)
+      .then(
+        (held) => {
+          if (!held) {
+            log.error('Job lease lost (taken over or finished elsewhere); stopping this run');
+            deadline.abort(permanent(ErrorCodes.JOB_BUSY, 'job lease lost to another worker'));
+          }
+        },
+        (error: unknown) => log.warn('Lease renewal failed; will retry at the next heartbeat', { err: error }),
+      )
+      .finally(() => (renewing = false));
   }, scaleMs(ledgerHeartbeatS * 1000));
   timer.unref();
   return { stop: () => clearInterval(timer) };

@@ -3,14 +3,9 @@
  * dead-letter topic are created (the emulator starts empty); in production they come from
  * `infra/` (Terraform) and are only looked up.
  *
- * Dead-letter arithmetic: a job redelivered while its lease is live is refused with a nack and
- * counts as a delivery attempt. The pull client extends the ack deadline for the whole job
- * (maxExtensionTime ≥ hardTimeout), so a running job is not redelivered at all; a redelivery only
- * follows a nack (retryable failure, shutdown, or a busy refusal) or a crashed worker. With
- * maxDeliveryAttempts = 5 and the backoff below (10 s … 600 s), five deliveries span at least
- * ~10 s + 20 s + 40 s + 80 s ≥ 150 s of backoff plus each delivery's own run time; the worker itself
- * sends a failure email on the last attempt instead of nacking, so dead-letters only hold jobs
- * whose every delivery crashed or was refused.
+ * Settings and the dead-letter arithmetic (pull: ack deadline 60 s extended by the client, backoff
+ * 10–600 s, 5 deliveries) are explained in docs/delivery.md; the worker counts deliveries in its
+ * ledger and checks the live subscription at start-up (`subscription-check.ts`).
  */
 import { Duration, PubSub, type Subscription, type Topic } from '@google-cloud/pubsub';
 import type { Config } from '../config.ts';
@@ -29,8 +24,14 @@ export interface PubSubResources {
 
 export async function ensureResources(
   pubsub: PubSub,
-  config: Pick<Config, 'pubsub'>,
-  options: { create: boolean; ackDeadlineSeconds?: number; backoffSeconds?: { min: number; max: number } },
+  config: Pick<Config, 'pubsub' | 'deadLetterSubscription'>,
+  options: {
+    create: boolean;
+    /** Create the (pull) subscription too; push subscriptions need the service URL and come from infra/ or the test. @defaultValue true */
+    createSubscription?: boolean;
+    ackDeadlineSeconds?: number;
+    backoffSeconds?: { min: number; max: number };
+  },
 ): Promise<PubSubResources> {
   const { topic: topicName, subscription: subName, deadLetterTopic, maxDeliveryAttempts } = config.pubsub;
   const topic = pubsub.topic(topicName);
@@ -38,12 +39,21 @@ export async function ensureResources(
   if (!options.create) return { topic, subscription };
 
   const dead = pubsub.topic(deadLetterTopic);
-  // One round trip instead of three: start-up time is the time a push instance keeps a sender waiting.
-  const [[topicExists], [deadExists], [subExists]] = await Promise.all([topic.exists(), dead.exists(), subscription.exists()]);
+  const deadKeeper = pubsub.subscription(config.deadLetterSubscription);
+  // One round trip instead of four: start-up time is the time a push instance keeps a sender waiting.
+  const [[topicExists], [deadExists], [keeperExists], [subExists]] = await Promise.all([
+    topic.exists(),
+    dead.exists(),
+    deadKeeper.exists(),
+    options.createSubscription === false ? [true] : subscription.exists(),
+  ]);
   await Promise.all([
     topicExists ? undefined : pubsub.createTopic(topicName).catch(ignoreAlreadyExists),
     deadExists ? undefined : pubsub.createTopic(deadLetterTopic).catch(ignoreAlreadyExists),
   ]);
+  // Without a subscription on it, the dead-letter topic drops what it receives.
+  if (!keeperExists) await dead.createSubscription(config.deadLetterSubscription).catch(ignoreAlreadyExists);
+  if (options.createSubscription === false) return { topic, subscription };
   if (!subExists) {
     await topic
       .createSubscription(subName, {

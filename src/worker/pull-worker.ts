@@ -7,6 +7,7 @@ import type { Logger } from 'winston';
 import { ErrorCodes, retryable } from '../errors.ts';
 import { deliveryOutcome, type JobResult } from '../errors-outcome.ts';
 import { Duration } from './pubsub-resources.ts';
+import { drainWithGrace } from './drain.ts';
 
 export interface PullWorkerOptions {
   subscription: Subscription;
@@ -77,17 +78,10 @@ export function startPullWorker(options: PullWorkerOptions): PullWorker {
     },
     async stop(graceMs) {
       draining = true;
-      const all = Promise.allSettled([...running]);
-      let graceTimer: NodeJS.Timeout | undefined;
-      const grace = new Promise<'timeout'>((resolve) => {
-        graceTimer = setTimeout(() => resolve('timeout'), graceMs);
-      });
-      if ((await Promise.race([all.then(() => 'done' as const), grace])) === 'timeout') {
+      await drainWithGrace(running, graceMs, () => {
         logger.warn('Shutdown grace over; interrupting running jobs', { inFlight: running.size });
         shutdown.abort(retryable(ErrorCodes.SHUTTING_DOWN, 'worker is shutting down'));
-        await Promise.allSettled([...running]);
-      }
-      clearTimeout(graceTimer);
+      });
       subscription.removeListener('message', onMessage);
       await subscription.close();
       subscription.removeListener('error', onError);

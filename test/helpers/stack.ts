@@ -36,7 +36,14 @@ export interface Stack {
 export const MAILGUN_KEY = 'key-test-mailgun-0123456789abcdef';
 export const GEMINI_KEY = 'AIzaTestGeminiKey0123456789abcdefghijk';
 
-export async function startStack(options: { env?: Record<string, string>; maxDeliveryAttempts?: number } = {}): Promise<Stack> {
+export interface StackOptions {
+  env?: Record<string, string>;
+  maxDeliveryAttempts?: number;
+  /** Runs before the worker starts, e.g. to make the subscription by hand. @defaultValue none */
+  beforeStart?: (config: Config, pubsub: PubSub) => Promise<void>;
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const gemini = await startGeminiStandin({ chunkCount: 4, chunkDelayMs: 5 });
   const mailgun = await startMailgunStandin({ apiKey: MAILGUN_KEY });
   const routes = new Map<string, FileRoute>();
@@ -62,6 +69,8 @@ export async function startStack(options: { env?: Record<string, string>; maxDel
     MAILGUN_API_KEY: MAILGUN_KEY,
     MAILGUN_API_URL: mailgun.url,
     MAILGUN_DOMAIN: 'mg.test.localhost',
+    // Required in push mode (the same service takes the Mailgun webhook).
+    MAILGUN_WEBHOOK_SIGNING_KEY: 'test-webhook-signing-key',
     ATTACHMENT_ALLOW_PRIVATE: 'true',
     ATTACHMENT_ALLOWED_HOSTS: '127.0.0.1',
     // 1/1000 of the real durations: hard cap 3 s, stream 1.8 s, heartbeat 300 ms, genai 300 ms…
@@ -69,7 +78,14 @@ export async function startStack(options: { env?: Record<string, string>; maxDel
     WORKER_CONCURRENCY: '4',
     ...options.env,
   };
-  const config = loadConfig(env);
+  let config;
+  try {
+    config = loadConfig(env);
+  } catch (error) {
+    // A refused configuration must fail the test, not leave the stand-ins holding the process open.
+    await Promise.all([gemini.close(), mailgun.close(), new Promise((r) => fileServer.close(r))]);
+    throw error;
+  }
   if (options.maxDeliveryAttempts !== undefined) config.pubsub.maxDeliveryAttempts = options.maxDeliveryAttempts;
   resetTimeoutSettings();
   resetContextLog();
@@ -95,6 +111,7 @@ export async function startStack(options: { env?: Record<string, string>; maxDel
   const logger = createLogger({ level: 'debug', stream: sink, secrets: config.secrets });
   const start = () => startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 } });
   const publisher = new PubSub({ projectId: config.projectId });
+  await options.beforeStart?.(config, publisher);
 
   const stack: Stack = {
     config,
