@@ -5,7 +5,6 @@
  * addresses checked (pinned lookup), so DNS cannot swap the target between check and connect.
  */
 import ipaddr from 'ipaddr.js';
-import { Agent, request } from 'undici';
 import { ErrorCodes, permanent, retryable } from '../errors.ts';
 import { resolveAllowed, pinnedLookup, checkAddress } from '../attachments/url-policy.ts';
 import type { Deadline } from '../resilience/deadline.ts';
@@ -43,6 +42,8 @@ export function checkCallbackUrl(raw: string, allowPrivate: boolean): string | u
 export async function postCallback(rawUrl: string, body: unknown, options: CallbackOptions): Promise<number> {
   const url = new URL(rawUrl);
   const payload = JSON.stringify(body);
+  // undici loads with the first callback, not at start-up (bench startup).
+  const { Agent, request } = await import('undici');
   return retry(
     async ({ signal }) => {
       const addresses = await resolveAllowed(url.hostname, options.allowPrivate);

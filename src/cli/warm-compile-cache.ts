@@ -14,6 +14,8 @@ export const LAZY_MODULES = [
   '../context/build-context.ts',
   '../export/export-answer.ts',
   '../mail/send.ts',
+  // The API callback's HTTP client (src/api/callback.ts, first callback).
+  'undici',
   // The reply's HTML renderer (src/pipeline/reply-body.ts, first reply).
   'marked',
   // The Firestore client, loaded when the ledger is Firestore (production).
