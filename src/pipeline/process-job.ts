@@ -187,13 +187,14 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
     }
 
     // issue 7: an API job made by POST /v1/jobs keeps its result for GET /v1/jobs/:id (and its callback) instead of a reply.
-    if (job.kind === 'api' && deps.apiJobs && (await deps.apiJobs.complete(job, { text: answer.text, complete: answer.complete, notes: [...built.notes, ...(job.notes ?? [])], exported }, { deadline, logger: log }))) {
+    const notes = [...built.notes, ...(job.notes ?? [])];
+    if (job.kind === 'api' && deps.apiJobs && (await deps.apiJobs.complete(job, { text: answer.text, complete: answer.complete, notes, exported }, { deadline, logger: log }))) {
       await deps.ledger.finish(job.id, deps.owner, 'sent', 'api-result');
       deps.metrics?.recordJob(answer.complete ? 'replied' : 'replied-partial', deadline.elapsedMs());
       log.info('Job finished: API result stored', { complete: answer.complete, timings: steps.summary(), totalMs: deadline.elapsedMs() });
       return { status: 'replied' };
     }
-    const body = renderReplyBody({ answer, attachments, notes: [...built.notes, ...(job.notes ?? [])], exported, standIn: deps.standIn });
+    const body = renderReplyBody({ answer, attachments, notes, exported, standIn: deps.standIn });
     const reply = deps.composeReply({
       parent: { from: job.from, subject: job.subject, messageId: job.messageId, ...(job.inReplyTo ? { inReplyTo: job.inReplyTo } : {}), ...(job.references ? { references: job.references } : {}) },
       from: deps.mailFrom,
@@ -213,8 +214,7 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
         attemptTimeoutMs: timeouts.mailgunApiMs,
         // After a takeover the previous owner may have sent it already.
         checkFirst: claim.status === 'taken-over',
-        ...(inDoubtSince !== undefined ? { inDoubtSince } : {}),
-        ...(deps.inDoubtWindowMs !== undefined ? { acceptanceLagMs: deps.inDoubtWindowMs } : {}),
+        ...inDoubtOptions(inDoubtSince, deps),
         logger: log,
         ...hooks,
       }),
@@ -325,8 +325,7 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
       policy: getRetryConfig(c.context),
       attemptTimeoutMs: c.timeouts.mailgunApiMs,
       checkFirst: true,
-      ...(inDoubtSince !== undefined ? { inDoubtSince } : {}),
-      ...(c.deps.inDoubtWindowMs !== undefined ? { acceptanceLagMs: c.deps.inDoubtWindowMs } : {}),
+      ...inDoubtOptions(inDoubtSince, c.deps),
       logger: c.log,
     });
     if (sent.status === 'already-sent' && error.code === ErrorCodes.SEND_OUTCOME_UNKNOWN) {
@@ -371,6 +370,14 @@ async function screen(job: Job, deps: ProcessJobDeps, log: Logger): Promise<JobR
   await deps.ledger.finish(job.id, deps.owner, 'failed', `ignored: ${reasons.join(', ')}`);
   deps.metrics?.recordJob('ignored', 0);
   return { status: 'failed-silent', code: ErrorCodes.INBOUND_IGNORED };
+}
+
+/** The send options for a reply whose Message-ID may already have reached the provider. */
+function inDoubtOptions(inDoubtSince: number | undefined, deps: ProcessJobDeps): { inDoubtSince?: number; acceptanceLagMs?: number } {
+  return {
+    ...(inDoubtSince !== undefined ? { inDoubtSince } : {}),
+    ...(deps.inDoubtWindowMs !== undefined ? { acceptanceLagMs: deps.inDoubtWindowMs } : {}),
+  };
 }
 
 /** What the sender is told: plain words by error family, no internals. */
