@@ -112,11 +112,20 @@ export function createServices(config: Config, metrics: Metrics, logger?: Logger
 export function createDeliveryHandler(
   config: Config,
   deps: { services: PipelineServices & Pick<ProcessJobDeps, 'screenJob' | 'apiJobs' | 'onIgnored'>; ledger: Ledger; logger: Logger; owner: string },
+  options: {
+    /** Messages from the dead-letter notice subscription: tell the sender, run nothing again. @defaultValue false */
+    deadLettered?: boolean;
+  } = {},
 ) {
   // An in-doubt reply is looked for this long before it is sent again; the outbox answers at once.
   const inDoubtWindowMs = deps.services.transport.kind === 'outbox' ? 0 : scaleMs(config.mailEventsLagS * 1000, config.timeouts);
   return async (message: Pick<Message, 'id' | 'data' | 'attributes' | 'deliveryAttempt'> | DeliveredMessage, shutdownSignal: AbortSignal): Promise<JobResult> => {
     const parsed = parseJob(message.data);
+    if (!parsed.ok && options.deadLettered) {
+      // Its first delivery already handled it as invalid (and told a known sender).
+      deps.logger.error('Invalid job in the dead letters: acknowledged', { err: parsed.error, pubsubMessageId: message.id });
+      return { status: 'failed-silent', code: ErrorCodes.JOB_INVALID };
+    }
     if (!parsed.ok) {
       deps.logger.error('Invalid job: acknowledged and not processed', { err: parsed.error, pubsubMessageId: message.id, sender: parsed.sender });
       deps.services.metrics?.recordJob('invalid', 0);
@@ -156,7 +165,7 @@ export function createDeliveryHandler(
     }
     return processJob(
       parsed.job,
-      { messageId: message.id, deliveryAttempt: message.deliveryAttempt || 1, attributes: message.attributes, shutdownSignal },
+      { messageId: message.id, deliveryAttempt: message.deliveryAttempt || 1, attributes: message.attributes, shutdownSignal, ...(options.deadLettered ? { deadLettered: true } : {}) },
       { ...deps.services, ledger: deps.ledger, owner: deps.owner, logger: deps.logger, maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts, inDoubtWindowMs },
     );
   };
@@ -181,7 +190,12 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     createSubscription: config.workerMode === 'pull',
     ...(options.subscriptionBackoffSeconds ? { backoffSeconds: options.subscriptionBackoffSeconds } : {}),
   });
-  const subscriptionWarnings = config.checkSubscription ? await subscriptionCheck(config, subscription, logger) : [];
+  const [checked, notice] = await Promise.all([
+    config.checkSubscription ? subscriptionCheck(config, subscription, logger) : [],
+    config.workerMode === 'pull' ? deadLetterNoticeSubscription(config, pubsub, logger) : { subscription: undefined, warning: undefined },
+  ]);
+  const subscriptionWarnings = [...checked, ...(notice.warning ? [notice.warning] : [])];
+  const noticeSubscription = notice.subscription;
 
   // issue 7: ingress store, webhook, API routes and the worker-side screen.
   const ingressStore = await createIngressStore(config.ledger, { projectId: config.projectId });
@@ -201,11 +215,22 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   ];
 
   const handle = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner });
+  const handleDeadLetter = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner }, { deadLettered: true });
   const push =
     config.workerMode === 'push'
       ? createPushWorker({
           path: config.pushPath,
           handle,
+          ...(config.push.requireAuth ? { verify: createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) } : {}),
+          onMalformed: () => metrics.recordJob('invalid', 0),
+          logger,
+        })
+      : undefined;
+  const pushNotices =
+    config.workerMode === 'push' && config.deadLetterNotices
+      ? createPushWorker({
+          path: config.deadLetterNotices.pushPath,
+          handle: handleDeadLetter,
           ...(config.push.requireAuth ? { verify: createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) } : {}),
           onMalformed: () => metrics.recordJob('invalid', 0),
           logger,
@@ -217,7 +242,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     registry: metrics.registry,
     logger,
     projectId: config.projectId,
-    routers: push ? [push.router, ...routers] : routers,
+    routers: [...(push ? [push.router] : []), ...(pushNotices ? [pushNotices.router] : []), ...routers],
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     readinessChecks: {
       pubsub: async () => {
@@ -242,10 +267,17 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
       handle,
       logger,
     });
+  // Dead-letter notices (pull): few and light (one failure email each), so a small concurrency.
+  const notices =
+    pushNotices ??
+    (noticeSubscription
+      ? startPullWorker({ subscription: noticeSubscription, concurrency: 2, maxExtensionS: pullLeaseExtensionS(config.timeouts), handle: handleDeadLetter, logger, name: 'dead-letter notices' })
+      : undefined);
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
-    await worker.stop(scaleMs(config.timeouts.shutdownGraceS * 1000, config.timeouts));
+    const graceMs = scaleMs(config.timeouts.shutdownGraceS * 1000, config.timeouts);
+    await Promise.all([worker.stop(graceMs), notices?.stop(graceMs)]);
     await http.close();
     await pubsub.close();
     if (config.ledger === 'firestore') await closeFirestoreClients();
@@ -261,6 +293,27 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     // Idempotent: a second SIGTERM (or a test's cleanup) waits for the first stop.
     stop: () => (stopping ??= stop()),
   };
+}
+
+/**
+ * The pull worker's dead-letter notice subscription, or undefined (with a warning) when notices are
+ * on but it does not exist: dead-lettered jobs then reach their senders only by `dlq replay`.
+ */
+async function deadLetterNoticeSubscription(config: Config, pubsub: ReturnType<typeof createPubSub>, logger: Logger): Promise<{ subscription?: Subscription | undefined; warning?: SubscriptionWarning | undefined }> {
+  if (!config.deadLetterNotices) return {};
+  const subscription = pubsub.subscription(config.deadLetterNotices.subscription);
+  try {
+    const [exists] = await subscription.exists();
+    if (exists) return { subscription };
+  } catch (error) {
+    logger.warn('Could not look up the dead-letter notice subscription', { err: error });
+  }
+  const warning: SubscriptionWarning = {
+    rule: 'no-dead-letter-notices',
+    message: `dead-letter notice subscription ${config.deadLetterNotices.subscription} not found: a job Pub/Sub dead-letters will not tell its sender until it is replayed (email-worker dlq replay); create it on ${config.pubsub.deadLetterTopic} (infra/ does) or set DEAD_LETTER_NOTICES=false`,
+  };
+  logger.warn(`Subscription check: ${warning.message}`, { rule: warning.rule });
+  return { warning };
 }
 
 /** Reads the subscription once and logs each setting that breaks the deadline chain; never fatal. */

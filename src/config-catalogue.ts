@@ -46,6 +46,8 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'PUBSUB_DEAD_LETTER_TOPIC', group: 'Pub/Sub', default: 'email-worker-jobs-dead', description: 'Dead-letter topic of the subscription.' },
   { name: 'PUBSUB_MAX_DELIVERY_ATTEMPTS', group: 'Pub/Sub', default: '5', description: "Deliveries before dead-lettering (Pub/Sub allows 5–100); must equal the subscription's `max_delivery_attempts`. The last one answers with a failure email." },
   { name: 'PUBSUB_DEAD_LETTER_SUBSCRIPTION', group: 'Pub/Sub', default: 'email-worker-jobs-dead-sub', description: 'Subscription on the dead-letter topic that keeps dead letters for `email-worker dlq list|replay` (default `<PUBSUB_DEAD_LETTER_TOPIC>-sub`).' },
+  { name: 'DEAD_LETTER_NOTICES', group: 'Pub/Sub', default: 'true', description: 'Send the failure email for jobs Pub/Sub dead-letters (every delivery crashed, or none reached a live worker), once, without running them again. Reads PUBSUB_DEAD_LETTER_NOTICE_SUBSCRIPTION (pull) or takes pushes on PUSH_DEAD_LETTER_PATH (push).' },
+  { name: 'PUBSUB_DEAD_LETTER_NOTICE_SUBSCRIPTION', group: 'Pub/Sub', default: 'email-worker-jobs-dead-notice', description: 'Subscription on the dead-letter topic the pull worker reads for dead-letter notices (default `<PUBSUB_DEAD_LETTER_TOPIC>-notice`); separate from PUBSUB_DEAD_LETTER_SUBSCRIPTION, which keeps every dead letter for inspection.' },
   { name: 'PUBSUB_CHECK_SUBSCRIPTION', group: 'Pub/Sub', default: 'true', description: 'Read the subscription at start-up and warn (log, /readyz details) when its dead-letter, ack or retry settings break the deadline chain; needs pubsub.subscriptions.get.' },
   { name: 'PUBSUB_EMULATOR_HOST', group: 'Pub/Sub', default: '', description: 'host:port of the local emulator; when set, missing topic, subscription and dead-letter topic are created.' },
   // ── Gemini
@@ -87,6 +89,7 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'FIRESTORE_EMULATOR_HOST', group: 'Ledger', default: '', description: 'host:port of the local Firestore emulator; the Firestore client then needs no credentials.' },
   // ── Push delivery and API
   { name: 'PUSH_PATH', group: 'Push delivery and API', default: '/pubsub/push', description: 'Route Pub/Sub pushes arrive at (WORKER_MODE=push).' },
+  { name: 'PUSH_DEAD_LETTER_PATH', group: 'Push delivery and API', default: '/pubsub/dead-letter', description: 'Route the dead-letter notice push subscription delivers to (WORKER_MODE=push).' },
   { name: 'PUSH_AUDIENCE', group: 'Push delivery and API', default: '', description: "Audience the push subscription's OIDC token must carry (WORKER_MODE=push)." },
   { name: 'PUSH_SERVICE_ACCOUNT', group: 'Push delivery and API', default: '', description: 'Service account the push OIDC token must be issued for.' },
   { name: 'REQUIRE_PUSH_AUTH', group: 'Push delivery and API', default: '', description: 'Verify push OIDC tokens. Default: true when K_SERVICE is set and no emulator is configured.' },

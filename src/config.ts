@@ -109,6 +109,10 @@ const EnvSchema = z.object({
   PUBSUB_CHECK_SUBSCRIPTION: bool(true),
   // Dead letters are kept only if a subscription on the dead-letter topic exists when they arrive.
   PUBSUB_DEAD_LETTER_SUBSCRIPTION: str(),
+  // A job Pub/Sub gave up on (every delivery crashed, or never reached a live worker) tells its sender.
+  DEAD_LETTER_NOTICES: bool(true),
+  PUBSUB_DEAD_LETTER_NOTICE_SUBSCRIPTION: str(),
+  PUSH_DEAD_LETTER_PATH: str('/pubsub/dead-letter'),
 });
 
 export interface Config {
@@ -140,6 +144,11 @@ export interface Config {
   checkSubscription: boolean;
   /** Subscription on the dead-letter topic that keeps dead letters for `email-worker dlq`. */
   deadLetterSubscription: string;
+  /**
+   * Dead-letter notices: a second subscription on the dead-letter topic, read by the worker (pull) or
+   * pushed to `pushPath` (push), whose messages get the failure email once. Undefined when off.
+   */
+  deadLetterNotices?: { subscription: string; pushPath: string };
   push: { requireAuth: boolean; audience?: string; serviceAccount?: string };
   timeouts: TimeoutSettings;
   // issue 7: ingress, API keys, /metrics protection
@@ -239,6 +248,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     pushPath: e.PUSH_PATH!,
     checkSubscription: e.PUBSUB_CHECK_SUBSCRIPTION,
     deadLetterSubscription: e.PUBSUB_DEAD_LETTER_SUBSCRIPTION ?? `${e.PUBSUB_DEAD_LETTER_TOPIC}-sub`,
+    ...(e.DEAD_LETTER_NOTICES
+      ? { deadLetterNotices: { subscription: e.PUBSUB_DEAD_LETTER_NOTICE_SUBSCRIPTION ?? `${e.PUBSUB_DEAD_LETTER_TOPIC}-notice`, pushPath: e.PUSH_DEAD_LETTER_PATH! } }
+      : {}),
     push: {
       requireAuth,
       ...(e.PUSH_AUDIENCE ? { audience: e.PUSH_AUDIENCE } : {}),

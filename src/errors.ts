@@ -19,6 +19,8 @@ export const ErrorCodes = {
   // jobs
   JOB_INVALID: 'EW_ERR_JOB_INVALID',
   JOB_BUSY: 'EW_ERR_JOB_BUSY',
+  /** Pub/Sub gave up on the job (dead-lettered): its sender is told, nothing more is tried. */
+  JOB_DEAD_LETTERED: 'EW_ERR_JOB_DEAD_LETTERED',
   // time
   TIMEOUT: 'EW_ERR_TIMEOUT',
   DEADLINE_EXCEEDED: 'EW_ERR_DEADLINE_EXCEEDED',

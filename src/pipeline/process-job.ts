@@ -41,6 +41,11 @@ export interface DeliveryInfo {
   attributes?: Record<string, string>;
   /** Aborted on shutdown: the job stops, releases its lease and is redelivered elsewhere. */
   shutdownSignal?: AbortSignal;
+  /**
+   * The message came from the dead-letter topic: Pub/Sub gave up on it, maybe before any worker
+   * saw it. Nothing is run again; an unfinished job's sender gets the failure email (once).
+   */
+  deadLettered?: boolean;
 }
 
 export interface ProcessJobDeps extends PipelineServices {
@@ -87,7 +92,7 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
   const replyMessageId = claim.record.replyMessageId;
   // The job's own clock and count, whatever Pub/Sub reports for this delivery.
   const leftMs = Math.max(0, claim.record.firstClaimedAt + timeouts.hardTimeoutMs - Date.now());
-  const lastDelivery = Math.max(claim.record.deliveries, delivery.deliveryAttempt ?? 1) >= deps.maxDeliveryAttempts;
+  const lastDelivery = delivery.deadLettered === true || Math.max(claim.record.deliveries, delivery.deliveryAttempt ?? 1) >= deps.maxDeliveryAttempts;
   // A reply_pending record means a send may have reached the provider: in doubt from now on.
   const inDoubtSince = claim.record.state === 'reply_pending' ? Date.now() : undefined;
   log.info(claim.status === 'claimed' ? 'Job claimed' : 'Job taken over from an expired lease', {
@@ -115,6 +120,9 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
       await deps.ledger.finish(job.id, deps.owner, 'sent', 'replied');
       return { status: 'replied', duplicate: true };
     }
+    // Given up by Pub/Sub: the failure email, without running anything again (a job whose every
+    // delivery crashed a worker would crash this one too).
+    if (delivery.deadLettered) throw permanent(ErrorCodes.JOB_DEAD_LETTERED, 'Pub/Sub dead-lettered the job before it was answered');
     // Nothing left of the job's hard cap (earlier deliveries used it): straight to the failure email.
     deadline.throwIfExpired();
 
@@ -396,6 +404,8 @@ export function publicReason(error: WorkerError): string {
       return 'the answering service was unavailable, even after several retries';
     case ErrorCodes.JOB_INVALID:
       return 'the message could not be read as a request';
+    case ErrorCodes.JOB_DEAD_LETTERED:
+      return 'the message could not be processed, even after several attempts';
     default:
       return 'an internal error stopped the answer';
   }

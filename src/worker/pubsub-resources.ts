@@ -24,7 +24,7 @@ export interface PubSubResources {
 
 export async function ensureResources(
   pubsub: PubSub,
-  config: Pick<Config, 'pubsub' | 'deadLetterSubscription'>,
+  config: Pick<Config, 'pubsub' | 'deadLetterSubscription'> & Partial<Pick<Config, 'deadLetterNotices'>>,
   options: {
     create: boolean;
     /** Create the (pull) subscription too; push subscriptions need the service URL and come from infra/ or the test. @defaultValue true */
@@ -54,6 +54,19 @@ export async function ensureResources(
   // Without a subscription on it, the dead-letter topic drops what it receives.
   if (!keeperExists) await dead.createSubscription(config.deadLetterSubscription).catch(ignoreAlreadyExists);
   if (options.createSubscription === false) return { topic, subscription };
+  // Dead-letter notices (pull): a second subscription on the dead-letter topic, read by the worker.
+  if (config.deadLetterNotices) {
+    const notices = pubsub.subscription(config.deadLetterNotices.subscription);
+    const [noticesExist] = await notices.exists();
+    if (!noticesExist) {
+      await dead
+        .createSubscription(config.deadLetterNotices.subscription, {
+          ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
+          retryPolicy: { minimumBackoff: { seconds: options.backoffSeconds?.min ?? 10 }, maximumBackoff: { seconds: options.backoffSeconds?.max ?? 600 } },
+        })
+        .catch(ignoreAlreadyExists);
+    }
+  }
   if (!subExists) {
     await topic
       .createSubscription(subName, {

@@ -18,6 +18,8 @@ export interface PullWorkerOptions {
   /** Handles one delivery; never throws (errors become a JobResult). */
   handle: (message: Message, shutdownSignal: AbortSignal) => Promise<JobResult>;
   logger: Logger;
+  /** Names this worker in its log lines. @defaultValue 'jobs' */
+  name?: string;
 }
 
 export interface PullWorker {
@@ -70,7 +72,8 @@ export function startPullWorker(options: PullWorkerOptions): PullWorker {
 
   subscription.on('message', onMessage);
   subscription.on('error', onError);
-  logger.info('Pull worker started', { subscription: subscription.name, concurrency: options.concurrency, maxExtensionS: options.maxExtensionS });
+  const name = options.name ?? 'jobs';
+  logger.info(name === 'jobs' ? 'Pull worker started' : `Pull worker started: ${name}`, { subscription: subscription.name, concurrency: options.concurrency, maxExtensionS: options.maxExtensionS });
 
   return {
     get inFlight() {
@@ -85,7 +88,7 @@ export function startPullWorker(options: PullWorkerOptions): PullWorker {
       subscription.removeListener('message', onMessage);
       await subscription.close();
       subscription.removeListener('error', onError);
-      logger.info('Pull worker stopped');
+      logger.info(name === 'jobs' ? 'Pull worker stopped' : `Pull worker stopped: ${name}`);
     },
   };
 }

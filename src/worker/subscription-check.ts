@@ -26,7 +26,7 @@ export interface DeliveryExpectations {
 
 export interface SubscriptionWarning {
   /** Stable id of the rule. */
-  rule: 'no-dead-letter' | 'dead-letter-before-last-delivery' | 'no-retry-policy' | 'push-dead-letters-running-job' | 'mode-mismatch';
+  rule: 'no-dead-letter' | 'dead-letter-before-last-delivery' | 'no-retry-policy' | 'push-dead-letters-running-job' | 'mode-mismatch' | 'no-dead-letter-notices';
   message: string;
 }
 
