@@ -46,6 +46,9 @@ function newJob(h: CrashHarness) {
 }
 
 async function crashTrial(h: CrashHarness) {
+  // A fresh topic per trial: the emulator never drops a SIGKILLed subscriber's streams, so earlier
+  // trials' dead workers would keep taking this trial's messages (see emulator-streams).
+  const lane = await h.newLane();
   const a = await h.startWorker();
   const jobs: Array<ReturnType<typeof newJob>> = [];
   for (let i = 0; i < JOBS_PER_TRIAL; i++) {
@@ -67,13 +70,13 @@ async function crashTrial(h: CrashHarness) {
   const takeoverMs = claimedByA
     .map((id) => {
       const e = claimedBy(b, id);
-      return e ? Date.parse(String(e.timestamp)) - killedAt : undefined;
+      return e ? Date.parse(String(e.time)) - killedAt : undefined;
     })
     .filter((x): x is number => x !== undefined);
   // A clean stop: a SIGKILLed subscriber's stream keeps receiving deliveries on the emulator for a
   // while, which would delay the next trial's jobs for reasons that are not this trial's.
   await b.kill('SIGTERM');
-  return { killAfterMs: Math.round(killAfterMs), claimedByA: claimedByA.length, repliedBeforeKill, repliesAfterTrial: jobs.map((j) => h.repliesTo(j.messageId)), takeoverMs, parents: jobs.map((j) => j.messageId) };
+  return { lane, killAfterMs: Math.round(killAfterMs), claimedByA: claimedByA.length, repliedBeforeKill, repliesAfterTrial: jobs.map((j) => h.repliesTo(j.messageId)), failureEmails: jobs.map((j) => h.failureEmailsTo(j.messageId)), takeoverMs, parents: jobs.map((j) => j.messageId) };
 }
 
 async function costPhase(h: CrashHarness) {
@@ -123,11 +126,12 @@ export async function run(): Promise<object> {
         // worker and up to BENCH_FINAL_WAIT_MS; only then is a job with no reply counted lost.
         const parents = trials.flatMap((t) => t.parents);
         const late = parents.filter((p) => h.repliesTo(p) === 0).length;
-        if (late) {
-          const last = await h.startWorker();
+        const lateLanes = trials.filter((t) => t.parents.some((p) => h.repliesTo(p) === 0)).map((t) => t.lane);
+        if (lateLanes.length) {
+          const last = await Promise.all(lateLanes.map((lane) => h.startWorker(lane)));
           await until(() => parents.every((p) => h.repliesTo(p) >= 1), Number(process.env.BENCH_FINAL_WAIT_MS ?? 180_000));
           await sleep(3000);
-          await last.kill('SIGTERM');
+          await Promise.all(last.map((w) => w.kill('SIGTERM')));
         }
         const replies = parents.map((p) => h.repliesTo(p));
         const takeovers = trials.flatMap((t) => t.takeoverMs).sort((x, y) => x - y);
@@ -137,6 +141,8 @@ export async function run(): Promise<object> {
           exactlyOne: replies.filter((r) => r === 1).length,
           duplicates: replies.filter((r) => r > 1).length,
           lost: replies.filter((r) => r === 0).length,
+          // Of the replies, failure emails (the hard cap ran out, or a dead-letter notice).
+          failureEmails: parents.filter((p) => h.failureEmailsTo(p) > 0).length,
           answeredAfterTheirTrial: late,
           takeoverMs: takeovers.length
             ? { min: takeovers[0], median: takeovers[Math.floor(takeovers.length / 2)], max: takeovers.at(-1), samples: takeovers.length }

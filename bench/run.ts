@@ -13,6 +13,7 @@ const BENCHES: Record<string, () => Promise<{ run: () => Promise<object> }>> = {
   startup: () => import('./startup.ts'),
   ingress: () => import('./ingress.ts'),
   crash: () => import('./crash.ts'),
+  'emulator-streams': () => import('./emulator-streams.ts'),
 };
 
 export function machine(): Record<string, unknown> {

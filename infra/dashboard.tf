@@ -3,16 +3,16 @@
 locals {
   # Pipeline steps timed per job (src/pipeline/process-job.ts `steps.time('<step>', …)`), taken from
   # the `timings` of the "Job finished: reply sent" log line.
-  job_steps = ["download", "context", "gemini", "export", "reply"]
+  job_steps           = ["download", "context", "gemini", "export", "reply"]
   subscription_filter = "resource.type=\"pubsub_subscription\" AND resource.labels.subscription_id=\"${google_pubsub_subscription.jobs.name}\""
 
   promql_chart = {
     for k, v in {
-      outcomes      = { title = "Jobs finished per minute, by outcome", query = "sum by (outcome) (rate(jobs_total[5m])) * 60" }
-      job_duration  = { title = "Job duration p50 / p95 (ms)", query = "histogram_quantile(0.5, sum by (le) (rate(job_duration_ms_bucket[15m]))) or label_replace(histogram_quantile(0.95, sum by (le) (rate(job_duration_ms_bucket[15m]))), \"q\", \"p95\", \"\", \"\")" }
-      retries       = { title = "Retries per minute, by operation and reason", query = "sum by (operation, reason) (rate(retries_total[5m])) * 60" }
-      give_ups      = { title = "Retry give-ups per minute, by operation", query = "sum by (operation) (rate(retry_give_ups_total[5m])) * 60" }
-      levels        = { title = "T1–T5 timeout percentage (alerts: T1 > 1, T2 > 5, T3 > 10, T4 > 20, T5 > 30)", query = "max by (level) (timeout_percentage)" }
+      outcomes     = { title = "Jobs finished per minute, by outcome", query = "sum by (outcome) (rate(jobs_total[5m])) * 60" }
+      job_duration = { title = "Job duration p50 / p95 (ms)", query = "histogram_quantile(0.5, sum by (le) (rate(job_duration_ms_bucket[15m]))) or label_replace(histogram_quantile(0.95, sum by (le) (rate(job_duration_ms_bucket[15m]))), \"q\", \"p95\", \"\", \"\")" }
+      retries      = { title = "Retries per minute, by operation and reason", query = "sum by (operation, reason) (rate(retries_total[5m])) * 60" }
+      give_ups     = { title = "Retry give-ups per minute, by operation", query = "sum by (operation) (rate(retry_give_ups_total[5m])) * 60" }
+      levels       = { title = "T1–T5 timeout percentage (alerts: T1 > 1, T2 > 5, T3 > 10, T4 > 20, T5 > 30)", query = "max by (level) (timeout_percentage)" }
       } : k => {
       title = v.title
       xyChart = {
@@ -44,9 +44,9 @@ locals {
     title = "Step timings p95 (ms)"
     xyChart = {
       dataSets = [for step in local.job_steps : {
-        plotType           = "LINE"
-        legendTemplate     = step
-        timeSeriesQuery    = { timeSeriesFilter = { filter = "metric.type=\"logging.googleapis.com/user/email-worker/step_ms_${step}\"", aggregation = { alignmentPeriod = "300s", perSeriesAligner = "ALIGN_PERCENTILE_95", crossSeriesReducer = "REDUCE_MAX" } } }
+        plotType        = "LINE"
+        legendTemplate  = step
+        timeSeriesQuery = { timeSeriesFilter = { filter = "metric.type=\"logging.googleapis.com/user/email-worker/step_ms_${step}\"", aggregation = { alignmentPeriod = "300s", perSeriesAligner = "ALIGN_PERCENTILE_95", crossSeriesReducer = "REDUCE_MAX" } } }
       }]
     }
   }

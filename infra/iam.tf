@@ -61,6 +61,14 @@ resource "google_pubsub_subscription_iam_member" "worker_subscriber" {
   member       = local.runtime_members.worker
 }
 
+# The pool reads dead-letter notices (pull topology) and looks the subscription up at start-up.
+resource "google_pubsub_subscription_iam_member" "worker_notices" {
+  for_each     = toset(["roles/pubsub.subscriber", "roles/pubsub.viewer"])
+  subscription = google_pubsub_subscription.notices.id
+  role         = each.value
+  member       = local.runtime_members.worker
+}
+
 # Firestore has no per-database role binding: datastore.user, conditioned on this database.
 resource "google_project_iam_member" "firestore_user" {
   for_each = local.runtime_members

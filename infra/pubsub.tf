@@ -1,9 +1,10 @@
 # Names as locals: the service's env names the subscription, and the push subscription names the
 # service's URL — through the resources that would be a dependency cycle.
 locals {
-  topic_name        = "email-worker-jobs"
-  dead_topic_name   = "email-worker-jobs-dead"
-  subscription_name = "email-worker-jobs-worker"
+  topic_name               = "email-worker-jobs"
+  dead_topic_name          = "email-worker-jobs-dead"
+  subscription_name        = "email-worker-jobs-worker"
+  notice_subscription_name = "email-worker-jobs-dead-notice"
 }
 
 resource "google_pubsub_topic" "jobs" {
@@ -54,6 +55,36 @@ resource "google_pubsub_subscription" "dead" {
   message_retention_duration = "604800s"
   expiration_policy {
     ttl = ""
+  }
+}
+
+# Dead-letter notices: a job Pub/Sub gave up on (every delivery crashed, or none reached a live
+# worker) still tells its sender — one failure email, nothing run again (docs/delivery.md §5).
+# Push: delivered to the service's /pubsub/dead-letter; pull: read by the worker pool.
+resource "google_pubsub_subscription" "notices" {
+  name                       = local.notice_subscription_name
+  topic                      = google_pubsub_topic.dead.id
+  ack_deadline_seconds       = local.ack_deadline_s
+  message_retention_duration = "604800s"
+  expiration_policy {
+    ttl = ""
+  }
+
+  # A notice for a job another instance still holds is refused until that instance is done.
+  retry_policy {
+    minimum_backoff = "${local.minimum_backoff_s}s"
+    maximum_backoff = "${local.maximum_backoff_s}s"
+  }
+
+  dynamic "push_config" {
+    for_each = local.is_push ? [1] : []
+    content {
+      push_endpoint = "${google_cloud_run_v2_service.app.uri}/pubsub/dead-letter"
+      oidc_token {
+        service_account_email = google_service_account.push.email
+        audience              = local.push_audience
+      }
+    }
   }
 }
 

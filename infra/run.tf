@@ -5,22 +5,23 @@ locals {
 
   # Environment of every instance. Values from engine.tf are checked against the engine.
   common_env = {
-    EMAIL_PROCESSING_MODE        = "true"
-    GOOGLE_CLOUD_PROJECT         = var.project_id
-    LOG_LEVEL                    = var.log_level
-    WORKER_CONCURRENCY           = tostring(var.worker_concurrency)
-    PUBSUB_TOPIC                 = local.topic_name
-    PUBSUB_SUBSCRIPTION          = local.subscription_name
-    PUBSUB_DEAD_LETTER_TOPIC     = local.dead_topic_name
-    PUBSUB_MAX_DELIVERY_ATTEMPTS = tostring(local.max_delivery_attempts)
-    CLOUD_RUN_TIMEOUT_S          = tostring(local.cloud_run_timeout_s)
-    SHUTDOWN_GRACE_S             = tostring(local.shutdown_grace_s)
-    LEDGER                       = "firestore"
-    GEMINI_MODEL                 = var.gemini_model
-    MAILGUN_DOMAIN               = var.mailgun_domain
-    MAILGUN_API_URL              = var.mailgun_api_url
-    ALLOWED_SENDERS              = join(",", var.allowed_senders)
-    QUARTO_PATH                  = "/usr/local/bin/quarto"
+    EMAIL_PROCESSING_MODE                  = "true"
+    GOOGLE_CLOUD_PROJECT                   = var.project_id
+    LOG_LEVEL                              = var.log_level
+    WORKER_CONCURRENCY                     = tostring(var.worker_concurrency)
+    PUBSUB_TOPIC                           = local.topic_name
+    PUBSUB_SUBSCRIPTION                    = local.subscription_name
+    PUBSUB_DEAD_LETTER_TOPIC               = local.dead_topic_name
+    PUBSUB_DEAD_LETTER_NOTICE_SUBSCRIPTION = local.notice_subscription_name
+    PUBSUB_MAX_DELIVERY_ATTEMPTS           = tostring(local.max_delivery_attempts)
+    CLOUD_RUN_TIMEOUT_S                    = tostring(local.cloud_run_timeout_s)
+    SHUTDOWN_GRACE_S                       = tostring(local.shutdown_grace_s)
+    LEDGER                                 = "firestore"
+    GEMINI_MODEL                           = var.gemini_model
+    MAILGUN_DOMAIN                         = var.mailgun_domain
+    MAILGUN_API_URL                        = var.mailgun_api_url
+    ALLOWED_SENDERS                        = join(",", var.allowed_senders)
+    QUARTO_PATH                            = "/usr/local/bin/quarto"
   }
   # The service never pulls: in push topology it takes /pubsub/push, in pull topology it is the
   # ingress only (no subscription pushes to it, and the route refuses unsigned calls).

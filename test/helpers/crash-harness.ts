@@ -29,10 +29,22 @@ export interface CrashHarness {
   mailgun: MailgunStandin;
   /** Attachment routes on the loopback file server. */
   files: { url: string; routes: Map<string, (req: IncomingMessage, res: ServerResponse) => void> };
-  startWorker(): Promise<WorkerProcess>;
+  /** Starts a worker on the current lane, or on `lane`. */
+  startWorker(lane?: string): Promise<WorkerProcess>;
+  /** Publishes to the current lane's topic. */
   publish(job: Record<string, unknown>): Promise<string>;
+  /** The topic (lane) workers and publishes use now. */
+  readonly lane: string;
+  /**
+   * Switches to a fresh topic, subscription and dead-letter topic. The emulator keeps a SIGKILLed
+   * subscriber's streams and keeps delivering to them (bench/README.md, emulator-streams): a
+   * benchmark trial on a fresh lane sees only its own dead worker, as on real Pub/Sub it would see none.
+   */
+  newLane(): Promise<string>;
   /** Replies accepted by the Mailgun stand-in for a parent Message-ID. */
   repliesTo(parentMessageId: string): number;
+  /** Of those, failure emails (`failureReply`'s wording). */
+  failureEmailsTo(parentMessageId: string): number;
   stop(): Promise<void>;
 }
 
@@ -60,17 +72,24 @@ export async function startCrashHarness(options: CrashHarnessOptions): Promise<C
 
   const id = randomUUID().slice(0, 8);
   const projectId = `demo-${id}`;
-  const topic = `crash-${id}`;
   const pubsub = new PubSub({ projectId });
-  // Made here so every worker process finds it: a 10 s ack deadline (the emulator's minimum) so a
-  // killed worker's message comes back soon, and a short backoff.
-  const [t] = await pubsub.createTopic(topic);
-  const [dead] = await pubsub.createTopic(`${topic}-dead`);
-  await t.createSubscription(`${topic}-sub`, {
-    ackDeadlineSeconds: 10,
-    deadLetterPolicy: { deadLetterTopic: dead.name, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
-    retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 2 } },
-  });
+  let lanes = 0;
+  let topic = '';
+  const newLane = async () => {
+    const name = `crash-${id}-${++lanes}`;
+    // Made here so every worker process finds it: a 10 s ack deadline (the emulator's minimum) so a
+    // killed worker's message comes back soon, and a short backoff.
+    const [t] = await pubsub.createTopic(name);
+    const [dead] = await pubsub.createTopic(`${name}-dead`);
+    await t.createSubscription(`${name}-sub`, {
+      ackDeadlineSeconds: 10,
+      deadLetterPolicy: { deadLetterTopic: dead.name, maxDeliveryAttempts: options.maxDeliveryAttempts ?? 10 },
+      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 2 } },
+    });
+    topic = name;
+    return name;
+  };
+  await newLane();
 
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
@@ -79,9 +98,6 @@ export async function startCrashHarness(options: CrashHarnessOptions): Promise<C
     GOOGLE_CLOUD_PROJECT: projectId,
     PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST,
     FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST,
-    PUBSUB_TOPIC: topic,
-    PUBSUB_SUBSCRIPTION: `${topic}-sub`,
-    PUBSUB_DEAD_LETTER_TOPIC: `${topic}-dead`,
     PUBSUB_MAX_DELIVERY_ATTEMPTS: String(options.maxDeliveryAttempts ?? 10),
     LEDGER: options.ledger,
     LEDGER_COLLECTION: `ledger-${id}`,
@@ -102,8 +118,9 @@ export async function startCrashHarness(options: CrashHarnessOptions): Promise<C
   };
   const workers = new Set<WorkerProcess>();
 
-  const startWorker = async (): Promise<WorkerProcess> => {
-    const child = spawn(process.execPath, ['src/main.ts'], { env, stdio: ['ignore', 'pipe', 'pipe'], cwd: new URL('../..', import.meta.url).pathname });
+  const startWorker = async (lane = topic): Promise<WorkerProcess> => {
+    const laneEnv = { ...env, PUBSUB_TOPIC: lane, PUBSUB_SUBSCRIPTION: `${lane}-sub`, PUBSUB_DEAD_LETTER_TOPIC: `${lane}-dead` };
+    const child = spawn(process.execPath, ['src/main.ts'], { env: laneEnv, stdio: ['ignore', 'pipe', 'pipe'], cwd: new URL('../..', import.meta.url).pathname });
     const logs: Array<Record<string, unknown>> = [];
     const waiters = new Set<{ match: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void; reject: (e: Error) => void }>();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
@@ -159,7 +176,12 @@ export async function startCrashHarness(options: CrashHarnessOptions): Promise<C
     files: { url: filesUrl, routes },
     startWorker,
     publish: (job) => pubsub.topic(topic).publishMessage({ data: Buffer.from(JSON.stringify(job)) }),
+    get lane() {
+      return topic;
+    },
+    newLane,
     repliesTo: (parent) => mailgun.messages.filter((m) => m.headers['In-Reply-To'] === parent).length,
+    failureEmailsTo: (parent) => mailgun.messages.filter((m) => m.headers['In-Reply-To'] === parent && /^We could not answer your message/m.test(m.fields.text ?? '')).length,
     async stop() {
       await Promise.all([...workers].map((w) => w.kill('SIGKILL')));
       await pubsub.close();
