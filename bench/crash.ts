@@ -76,7 +76,19 @@ async function crashTrial(h: CrashHarness) {
   // A clean stop: a SIGKILLed subscriber's stream keeps receiving deliveries on the emulator for a
   // while, which would delay the next trial's jobs for reasons that are not this trial's.
   await b.kill('SIGTERM');
-  return { lane, killAfterMs: Math.round(killAfterMs), claimedByA: claimedByA.length, repliedBeforeKill, repliesAfterTrial: jobs.map((j) => h.repliesTo(j.messageId)), failureEmails: jobs.map((j) => h.failureEmailsTo(j.messageId)), takeoverMs, parents: jobs.map((j) => j.messageId) };
+  return {
+    lane,
+    killAfterMs: Math.round(killAfterMs),
+    claimedByA: claimedByA.length,
+    repliedBeforeKill,
+    repliesAfterTrial: jobs.map((j) => h.repliesTo(j.messageId)),
+    failureEmails: jobs.map((j) => h.failureEmailsTo(j.messageId)),
+    takeoverMs,
+    parents: jobs.map((j) => j.messageId),
+    jobIds: jobs.map((j) => j.id),
+    // Whether Pub/Sub handed the job (or its dead-letter notice) to a live worker after the kill.
+    seenByB: jobs.map((j) => b.logs.some((e) => e.jobId === j.id)),
+  };
 }
 
 async function costPhase(h: CrashHarness) {
@@ -127,12 +139,17 @@ export async function run(): Promise<object> {
         const parents = trials.flatMap((t) => t.parents);
         const late = parents.filter((p) => h.repliesTo(p) === 0).length;
         const lateLanes = trials.filter((t) => t.parents.some((p) => h.repliesTo(p) === 0)).map((t) => t.lane);
+        const seenByLast = new Set<string>();
         if (lateLanes.length) {
           const last = await Promise.all(lateLanes.map((lane) => h.startWorker(lane)));
           await until(() => parents.every((p) => h.repliesTo(p) >= 1), Number(process.env.BENCH_FINAL_WAIT_MS ?? 180_000));
           await sleep(3000);
           await Promise.all(last.map((w) => w.kill('SIGTERM')));
+          for (const w of last) for (const e of w.logs) if (typeof e.jobId === 'string') seenByLast.add(e.jobId);
         }
+        // An unanswered job no live worker ever received is Pub/Sub's (the emulator's) doing; one a
+        // live worker received and did not answer would be the product's.
+        const unanswered = trials.flatMap((t) => t.jobIds.map((id, i) => ({ id, parent: t.parents[i]!, seenAlive: t.seenByB[i]! || seenByLast.has(id) }))).filter((j) => h.repliesTo(j.parent) === 0);
         const replies = parents.map((p) => h.repliesTo(p));
         const takeovers = trials.flatMap((t) => t.takeoverMs).sort((x, y) => x - y);
         results[ledger] = {
@@ -141,6 +158,8 @@ export async function run(): Promise<object> {
           exactlyOne: replies.filter((r) => r === 1).length,
           duplicates: replies.filter((r) => r > 1).length,
           lost: replies.filter((r) => r === 0).length,
+          lostAfterALiveWorkerReceivedThem: unanswered.filter((j) => j.seenAlive).length,
+          lostNeverRedeliveredToALiveWorker: unanswered.filter((j) => !j.seenAlive).length,
           // Of the replies, failure emails (the hard cap ran out, or a dead-letter notice).
           failureEmails: parents.filter((p) => h.failureEmailsTo(p) > 0).length,
           answeredAfterTheirTrial: late,
@@ -155,7 +174,7 @@ export async function run(): Promise<object> {
               await fresh.stop();
             }
           }),
-          detail: trials.map(({ parents: _p, ...t }) => t),
+          detail: trials.map(({ parents: _p, jobIds: _j, ...t }) => t),
         };
       } finally {
         await h.stop();
