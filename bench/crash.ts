@@ -23,6 +23,8 @@ const KILL_WINDOW_MS = Number(process.env.BENCH_KILL_WINDOW_MS ?? 2500);
 const COST_JOBS = Number(process.env.BENCH_COST_JOBS ?? 20);
 const MAX_DELIVERIES = Number(process.env.BENCH_MAX_DELIVERY_ATTEMPTS ?? 10);
 const BACKENDS = (process.env.BENCH_LEDGERS ?? 'firestore,memory').split(',') as Array<'firestore' | 'memory'>;
+/** `0`: workers talk to the emulator directly, and it keeps delivering to killed workers' streams. */
+const CANCEL_PROXY = process.env.BENCH_CANCEL_PROXY !== '0';
 
 const claimedBy = (w: WorkerProcess, jobId: string) =>
   w.logs.find((e) => e.jobId === jobId && (e.message === 'Job claimed' || e.message === 'Job taken over from an expired lease'));
@@ -126,7 +128,7 @@ export async function run(): Promise<object> {
   const results: Record<string, unknown> = {};
   try {
     for (const ledger of BACKENDS) {
-      const h = await startCrashHarness({ ledger, maxDeliveryAttempts: MAX_DELIVERIES });
+      const h = await startCrashHarness({ ledger, maxDeliveryAttempts: MAX_DELIVERIES, cancelStreamsOnKill: CANCEL_PROXY });
       try {
         const trials = [];
         for (let t = 0; t < TRIALS; t++) {
@@ -184,7 +186,7 @@ export async function run(): Promise<object> {
     await Promise.all(started.map((e) => e.stop()));
   }
   return {
-    settings: { maxDeliveryAttempts: MAX_DELIVERIES, trials: TRIALS, jobsPerTrial: JOBS_PER_TRIAL, killWindowMs: KILL_WINDOW_MS, timeoutScale: 0.02, leaseMs: 2400, heartbeatMs: 600, ackDeadlineS: 10 },
+    settings: { cancelProxy: CANCEL_PROXY, maxDeliveryAttempts: MAX_DELIVERIES, trials: TRIALS, jobsPerTrial: JOBS_PER_TRIAL, killWindowMs: KILL_WINDOW_MS, timeoutScale: 0.02, leaseMs: 2400, heartbeatMs: 600, ackDeadlineS: 10 },
     ...results,
   };
 }

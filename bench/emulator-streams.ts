@@ -13,11 +13,14 @@ import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub } from '@google-cloud/pubsub';
 import { startEmulator } from '../src/dev/emulator.ts';
+import { startGrpcCancelProxy } from '../test/helpers/grpc-cancel-proxy.ts';
 
 const N = Number(process.env.BENCH_EMU_MESSAGES ?? 10);
 const AFTER_KILL_MS = Number(process.env.BENCH_EMU_AFTER_KILL_MS ?? 30_000);
 const WAIT_MS = Number(process.env.BENCH_EMU_WAIT_MS ?? 90_000);
 const KS = (process.env.BENCH_EMU_KILLED ?? '0,1,3').split(',').map(Number);
+/** Also run each K > 0 with the subscribers behind the cancel proxy (test/helpers/grpc-cancel-proxy.ts). */
+const VIA_PROXY = (process.env.BENCH_EMU_VIA_PROXY ?? 'both') as 'both' | 'only' | 'no';
 
 interface Received { at: number; data: string }
 
@@ -34,10 +37,11 @@ function subscriber(name: string, mode: 'hold' | 'ack', env: NodeJS.ProcessEnv) 
   return { child, got, ready };
 }
 
-async function scenario(killed: number) {
+async function scenario(killed: number, viaProxy: boolean) {
   const project = `demo-streams-${killed}`;
   const emulator = await startEmulator('pubsub', { project });
-  const env = { ...process.env, PUBSUB_EMULATOR_HOST: emulator.host, GOOGLE_CLOUD_PROJECT: project, METADATA_SERVER_DETECTION: 'none' };
+  const proxy = viaProxy ? await startGrpcCancelProxy(emulator.host) : undefined;
+  const env = { ...process.env, PUBSUB_EMULATOR_HOST: proxy?.host ?? emulator.host, GOOGLE_CLOUD_PROJECT: project, METADATA_SERVER_DETECTION: 'none' };
   process.env.PUBSUB_EMULATOR_HOST = emulator.host;
   const pubsub = new PubSub({ projectId: project });
   try {
@@ -68,6 +72,8 @@ async function scenario(killed: number) {
     const held = [...firstArrival].filter(([d]) => d.startsWith('held-')).map(([, ms]) => ms);
     return {
       killedSubscribers: killed,
+      subscribersBehindCancelProxy: viaProxy,
+      ...(proxy ? { proxyCancelledStreams: proxy.cancelled.streams } : {}),
       secondsFromFirstKillToPublish: killed ? Math.round((published - start) / 1000) : 0,
       newMessages: N,
       newReceivedWithin1s: fresh.filter((ms) => ms < 1000).length,
@@ -78,6 +84,7 @@ async function scenario(killed: number) {
     };
   } finally {
     await pubsub.close();
+    await proxy?.close();
     await emulator.stop();
   }
 }
@@ -85,9 +92,11 @@ async function scenario(killed: number) {
 export async function run(): Promise<object> {
   const scenarios = [];
   for (const k of KS) {
-    const r = await scenario(k);
-    console.error(JSON.stringify(r));
-    scenarios.push(r);
+    for (const viaProxy of VIA_PROXY === 'only' ? [true] : VIA_PROXY === 'both' && k > 0 ? [false, true] : [false]) {
+      const r = await scenario(k, viaProxy);
+      console.error(JSON.stringify(r));
+      scenarios.push(r);
+    }
   }
   return { settings: { messages: N, afterKillMs: AFTER_KILL_MS, waitMs: WAIT_MS, ackDeadlineS: 10, streamsPerSubscriber: 5 }, scenarios };
 }

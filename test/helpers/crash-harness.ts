@@ -12,6 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PubSub } from '@google-cloud/pubsub';
 import { startGeminiStandin, type GeminiStandin } from '../../src/dev/gemini-standin.ts';
 import { startMailgunStandin, type MailgunStandin } from '../../src/dev/mailgun-standin.ts';
+import { startGrpcCancelProxy, type GrpcCancelProxy } from './grpc-cancel-proxy.ts';
 
 export const CRASH_MAILGUN_KEY = 'key-crash-mailgun-0123456789abcdef';
 
@@ -56,6 +57,12 @@ export interface CrashHarnessOptions {
   env?: Record<string, string>;
   /** Dead-letter limit of the subscription (and PUBSUB_MAX_DELIVERY_ATTEMPTS). @defaultValue 10 */
   maxDeliveryAttempts?: number;
+  /**
+   * Workers reach the Pub/Sub emulator through `grpc-cancel-proxy.ts`, which ends a killed
+   * worker's streaming pulls on the emulator as real Pub/Sub does; without it the emulator (0.8.20)
+   * keeps delivering to the dead worker's streams. @defaultValue true
+   */
+  cancelStreamsOnKill?: boolean;
 }
 
 export async function startCrashHarness(options: CrashHarnessOptions): Promise<CrashHarness> {
@@ -91,12 +98,13 @@ export async function startCrashHarness(options: CrashHarnessOptions): Promise<C
   };
   await newLane();
 
+  const proxy: GrpcCancelProxy | undefined = options.cancelStreamsOnKill === false ? undefined : await startGrpcCancelProxy(process.env.PUBSUB_EMULATOR_HOST!);
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     METADATA_SERVER_DETECTION: 'none',
     GOOGLE_CLOUD_PROJECT: projectId,
-    PUBSUB_EMULATOR_HOST: process.env.PUBSUB_EMULATOR_HOST,
+    PUBSUB_EMULATOR_HOST: proxy?.host ?? process.env.PUBSUB_EMULATOR_HOST,
     FIRESTORE_EMULATOR_HOST: process.env.FIRESTORE_EMULATOR_HOST,
     PUBSUB_MAX_DELIVERY_ATTEMPTS: String(options.maxDeliveryAttempts ?? 10),
     LEDGER: options.ledger,
@@ -184,6 +192,7 @@ export async function startCrashHarness(options: CrashHarnessOptions): Promise<C
     failureEmailsTo: (parent) => mailgun.messages.filter((m) => m.headers['In-Reply-To'] === parent && /^We could not answer your message/m.test(m.fields.text ?? '')).length,
     async stop() {
       await Promise.all([...workers].map((w) => w.kill('SIGKILL')));
+      await proxy?.close();
       await pubsub.close();
       await gemini.close();
       await mailgun.close();
