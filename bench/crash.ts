@@ -38,7 +38,9 @@ function newJob(h: CrashHarness) {
     version: 1,
     kind: 'email',
     id,
-    from: 'alice@example.com',
+    // One sender per job, as real traffic: the per-sender reply cap (20 an hour by default) would
+    // otherwise stop every job after the 20th, by design and silently (the first runs' "lost" jobs).
+    from: `sender-${id.slice(4, 12)}@example.com`,
     to: ['ask@mg.crash.localhost'],
     subject: 'Crash trial',
     text: 'A question [standin:slow:250]',
@@ -90,6 +92,8 @@ async function crashTrial(h: CrashHarness) {
     jobIds: jobs.map((j) => j.id),
     // Whether Pub/Sub handed the job (or its dead-letter notice) to a live worker after the kill.
     seenByB: jobs.map((j) => b.logs.some((e) => e.jobId === j.id)),
+    // Stopped on purpose by the inbound screen (loop guard, sender policy, reply caps): no reply by design.
+    ignoredByScreen: jobs.map((j) => [a, b].some((w) => w.logs.some((e) => e.jobId === j.id && String(e.message).startsWith('Job not answered: stopped by')))).filter(Boolean).length,
   };
 }
 
@@ -160,6 +164,7 @@ export async function run(): Promise<object> {
           exactlyOne: replies.filter((r) => r === 1).length,
           duplicates: replies.filter((r) => r > 1).length,
           lost: replies.filter((r) => r === 0).length,
+          ignoredByScreen: trials.reduce((n, t) => n + t.ignoredByScreen, 0),
           lostAfterALiveWorkerReceivedThem: unanswered.filter((j) => j.seenAlive).length,
           lostNeverRedeliveredToALiveWorker: unanswered.filter((j) => !j.seenAlive).length,
           // Of the replies, failure emails (the hard cap ran out, or a dead-letter notice).
