@@ -29,7 +29,7 @@ import { createPushWorker, type DeliveredMessage } from './worker/push-worker.ts
 import { createPushVerifier } from './worker/push-auth.ts';
 import { checkSubscription, inspectSubscription, type SubscriptionWarning } from './worker/subscription-check.ts';
 import { expectationsOf } from './worker/subscription-report.ts';
-import { pullLeaseExtensionS } from './timeouts/chain.ts';
+import { pullLeaseExtensionS, pullMaxAckDeadlineS } from './timeouts/chain.ts';
 import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
 import { lazy } from './lazy.ts';
@@ -264,6 +264,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
       subscription,
       concurrency: config.workerConcurrency,
       maxExtensionS: pullLeaseExtensionS(config.timeouts),
+      maxAckDeadlineS: scaleMs(pullMaxAckDeadlineS * 1000, config.timeouts) / 1000,
       handle,
       logger,
     });

@@ -420,11 +420,13 @@ function startHeartbeat(deps: ProcessJobDeps, jobId: string, leaseMs: number, de
     deps.ledger
       .renew(jobId, deps.owner, leaseMs)
       .then(
-        (held) => {
-          if (!held) {
-            log.error('Job lease lost (taken over or finished elsewhere); stopping this run');
-            deadline.abort(permanent(ErrorCodes.JOB_BUSY, 'job lease lost to another worker'));
-          }
+        async (held) => {
+          if (held) return;
+          // A renewal queued behind this run's own finish sees the job done: not a lost lease.
+          const record = await deps.ledger.get(jobId).catch(() => undefined);
+          if (record && record.owner === deps.owner && (record.state === 'sent' || record.state === 'failed')) return;
+          log.error('Job lease lost (taken over or finished elsewhere); stopping this run');
+          deadline.abort(permanent(ErrorCodes.JOB_BUSY, 'job lease lost to another worker'));
         },
         (error: unknown) => log.warn('Lease renewal failed; will retry at the next heartbeat', { err: error }),
       )

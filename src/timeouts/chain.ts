@@ -17,6 +17,13 @@ import { TIERS, type ProfileKey, type ProfileValues, type Tier, type TierValues 
 export const ledgerLeaseS = 120;
 /** Interval at which a running job renews its ledger lease, s (unscaled). */
 export const ledgerHeartbeatS = 30;
+/**
+ * Longest ack deadline the pull client asks for when it extends a lease, s. The client picks the
+ * 99th percentile of its ack times (up to 600 s with long jobs); a crashed worker's messages come
+ * back only when that deadline runs out. Bounded by the ledger lease, a crashed job is redelivered
+ * about when its lease lapses, so the takeover follows within a lease and one backoff.
+ */
+export const pullMaxAckDeadlineS = ledgerLeaseS;
 /** Extra time the pull lease outlives the longest job: ack, ledger finish, clock skew. */
 export const PULL_LEASE_MARGIN_S = 60;
 

@@ -8,6 +8,7 @@ import { ErrorCodes, retryable } from '../errors.ts';
 import { deliveryOutcome, type JobResult } from '../errors-outcome.ts';
 import { Duration } from './pubsub-resources.ts';
 import { drainWithGrace } from './drain.ts';
+import { pullMaxAckDeadlineS } from '../timeouts/chain.ts';
 
 export interface PullWorkerOptions {
   subscription: Subscription;
@@ -15,6 +16,11 @@ export interface PullWorkerOptions {
   concurrency: number;
   /** How long the client keeps extending a message's ack deadline; ≥ hardTimeout (chain rule). */
   maxExtensionS: number;
+  /**
+   * Longest ack deadline one extension asks for, s (10–600): how long a crashed worker's message
+   * waits before Pub/Sub redelivers it. @defaultValue 120 (the ledger lease, `pullMaxAckDeadlineS`)
+   */
+  maxAckDeadlineS?: number;
   /** Handles one delivery; never throws (errors become a JobResult). */
   handle: (message: Message, shutdownSignal: AbortSignal) => Promise<JobResult>;
   logger: Logger;
@@ -38,11 +44,12 @@ export function startPullWorker(options: PullWorkerOptions): PullWorker {
   const running = new Set<Promise<void>>();
   let draining = false;
 
+  const maxAckDeadlineS = Math.min(600, Math.max(10, Math.ceil(options.maxAckDeadlineS ?? pullMaxAckDeadlineS)));
   subscription.setOptions({
     flowControl: { maxMessages: options.concurrency, allowExcessMessages: false },
     // Always Duration objects: a plain number made the client throw asynchronously (EMULATORS.md).
     maxExtensionTime: Duration.from({ seconds: options.maxExtensionS }),
-    maxAckDeadline: Duration.from({ minutes: 10 }),
+    maxAckDeadline: Duration.from({ seconds: maxAckDeadlineS }),
     closeOptions: { behavior: 'NACK', timeout: Duration.from({ seconds: 5 }) },
   });
 
@@ -73,7 +80,7 @@ export function startPullWorker(options: PullWorkerOptions): PullWorker {
   subscription.on('message', onMessage);
   subscription.on('error', onError);
   const name = options.name ?? 'jobs';
-  logger.info(name === 'jobs' ? 'Pull worker started' : `Pull worker started: ${name}`, { subscription: subscription.name, concurrency: options.concurrency, maxExtensionS: options.maxExtensionS });
+  logger.info(name === 'jobs' ? 'Pull worker started' : `Pull worker started: ${name}`, { subscription: subscription.name, concurrency: options.concurrency, maxExtensionS: options.maxExtensionS, maxAckDeadlineS });
 
   return {
     get inFlight() {
