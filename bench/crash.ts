@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { startEmulator, type RunningEmulator } from '../src/dev/emulator.ts';
 import { startCrashHarness, until, type CrashHarness, type WorkerProcess } from '../test/helpers/crash-harness.ts';
 
-const TRIALS = Number(process.env.BENCH_TRIALS ?? 6);
+const TRIALS = Number(process.env.BENCH_TRIALS ?? 30);
 const JOBS_PER_TRIAL = Number(process.env.BENCH_JOBS_PER_TRIAL ?? 5);
 const KILL_WINDOW_MS = Number(process.env.BENCH_KILL_WINDOW_MS ?? 2500);
 const COST_JOBS = Number(process.env.BENCH_COST_JOBS ?? 20);

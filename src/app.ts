@@ -216,12 +216,15 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
 
   const handle = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner });
   const handleDeadLetter = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner }, { deadLettered: true });
+  const pushAuth = config.workerMode === 'push' && config.push.requireAuth
+    ? { verify: createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) }
+    : {};
   const push =
     config.workerMode === 'push'
       ? createPushWorker({
           path: config.pushPath,
           handle,
-          ...(config.push.requireAuth ? { verify: createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) } : {}),
+          ...pushAuth,
           onMalformed: () => metrics.recordJob('invalid', 0),
           logger,
         })
@@ -231,7 +234,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
       ? createPushWorker({
           path: config.deadLetterNotices.pushPath,
           handle: handleDeadLetter,
-          ...(config.push.requireAuth ? { verify: createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) } : {}),
+          ...pushAuth,
           onMalformed: () => metrics.recordJob('invalid', 0),
           logger,
         })
