@@ -109,7 +109,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   });
   const logger = createLogger({ level: 'debug', stream: sink, secrets: config.secrets });
-  const start = () => startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 } });
+  // Push mode loads Pub/Sub after ready; tests wait for it so the topic exists before they publish.
+  const start = async () => {
+    const app = await startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 }, deferredStartMs: 0 });
+    await app.deferredStart;
+    return app;
+  };
   const publisher = new PubSub({ projectId: config.projectId });
   await options.beforeStart?.(config, publisher);
 
