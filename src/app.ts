@@ -26,7 +26,6 @@ import type { PipelineServices } from './pipeline/services.ts';
 import { pubsubOnDemand } from './worker/pubsub-on-demand.ts';
 import { createPushWorker, type DeliveredMessage } from './worker/push-worker.ts';
 import { checkSubscription, inspectSubscription, type SubscriptionWarning } from './worker/subscription-check.ts';
-import { expectationsOf } from './worker/subscription-report.ts';
 import { pullLeaseExtensionS } from './timeouts/chain.ts';
 import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
@@ -45,14 +44,14 @@ export interface RunningApp {
   /** Replay tokens, reply caps, API job records (issue 7). */
   ingressStore: IngressStore;
   /**
-   * What the subscription check found (also logged and in /readyz details). Pull mode checks
-   * before it is ready; push mode after, so the array fills once `deferredStart` has settled.
+   * What the subscription check found (also logged and in /readyz details). The check runs after
+   * ready, so the array fills once `deferredStart` has settled.
    */
   subscriptionWarnings: SubscriptionWarning[];
   /**
-   * The work push mode defers past readiness (Pub/Sub client, emulator resources, subscription
-   * check); resolved at once in pull mode. Never rejects: a failure is logged and the first
-   * publish tries again.
+   * The work deferred past readiness: the subscription check, and in push mode the Pub/Sub client
+   * and (on the emulator) its resources. Never rejects: a failure is logged, and in push mode the
+   * first publish tries again.
    */
   deferredStart: Promise<void>;
   stop(): Promise<void>;
@@ -173,16 +172,16 @@ export interface StartAppOptions {
   subscriptionBackoffSeconds?: { min: number; max: number };
   /**
    * Push mode: how long after ready the Pub/Sub client is loaded and the subscription checked.
-   * Loading it blocks the event loop for ~0.2 s; later, the push that woke the instance is
-   * already on its way to Gemini. Tests use 0. @defaultValue 5000
+   * Loading it blocks the event loop for ~0.2 s; by then the push that woke the instance is
+   * already waiting on Gemini. Pull mode checks right after ready. Tests use 0. @defaultValue 5000
    */
   deferredStartMs?: number;
 }
 
 /**
  * Starts the worker. Ready (`/readyz` 200) means a delivery can be processed at once:
- * pull mode — subscribed, the topic and the ledger answer; push mode — the ledger (and the
- * ingress store) answer; the Pub/Sub client loads after ready (see `deferredStart`).
+ * pull mode — subscribed, the topic and the ledger (and the ingress store) answer; push mode —
+ * the ledger and the ingress store answer; the Pub/Sub client loads after ready (`deferredStart`).
  */
 export async function startApp(config: Config, logger: Logger, options: StartAppOptions = {}): Promise<RunningApp> {
   const metrics = createMetrics({ defaultMetrics: true });
@@ -202,7 +201,6 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   const checkSubscriptionOnce = async () => {
     if (config.checkSubscription) subscriptionWarnings.push(...(await subscriptionCheck(config, (await pubsub.get()).subscription, logger)));
   };
-  if (pull) await checkSubscriptionOnce();
 
   // issue 7: ingress store, webhook, API routes and the worker-side screen.
   const ingressStore = await createIngressStore(config.ledger, { projectId: config.projectId });
@@ -293,7 +291,9 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
       logger,
     });
 
-  const deferred = pull ? { done: Promise.resolve(), cancel: () => undefined } : deferUntilAfterReady(options.deferredStartMs ?? 5000, async () => {
+  // The subscription check only warns, so it runs after ready in both modes (pull: at once, the
+  // client is loaded; push: later, with the client).
+  const deferred = deferUntilAfterReady(pull ? 0 : (options.deferredStartMs ?? 5000), async () => {
     try {
       await pubsub.get();
       await checkSubscriptionOnce();
@@ -329,6 +329,8 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
 async function subscriptionCheck(config: Config, subscription: Subscription, logger: Logger): Promise<SubscriptionWarning[]> {
   try {
     const facts = await inspectSubscription(subscription);
+    // Loaded here, not at start-up: it imports the Pub/Sub client, which push mode loads after ready.
+    const { expectationsOf } = await import('./worker/subscription-report.ts');
     const warnings = checkSubscription(facts, expectationsOf(config));
     for (const w of warnings) logger.warn(`Subscription check: ${w.message}`, { rule: w.rule, subscription: facts.name });
     return warnings;

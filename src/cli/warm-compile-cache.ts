@@ -22,6 +22,7 @@ export const LAZY_MODULES = [
   '../worker/push-auth.ts',
   '../worker/pull-worker.ts',
   '../worker/pubsub-resources.ts',
+  '../worker/subscription-report.ts',
   // The API callback's HTTP client (src/api/callback.ts, first callback).
   'undici',
   // The reply's HTML renderer (src/pipeline/reply-body.ts, first reply).
