@@ -16,8 +16,9 @@
  *
  * Result: median and min/max per variant over BENCH_STARTUP_ROUNDS (default 7, at least 5), the
  * 1-minute load average before and after. Target: < 500 ms to ready.
- * BENCH_STARTUP_ROOT runs another checkout's `src/main.ts` (with this one's variants), to measure
- * a before/after pair on the same machine.
+ * BENCH_STARTUP_COMPARE=<checkout> adds that checkout's push, pull and push-without-cache starts
+ * ("before: push", …) to the same rounds, interleaved with this one's, so a before/after pair sees
+ * the same machine load.
  *
  * `npx node bench/startup.ts` writes `bench/results/startup.json`; `bench/run.ts` calls `run()`.
  */
@@ -31,7 +32,8 @@ import { PubSub } from '@google-cloud/pubsub';
 import { freePort, startEmulator, type RunningEmulator } from '../src/dev/emulator.ts';
 import { createPubSub, ensureResources } from '../src/worker/pubsub-resources.ts';
 
-const ROOT = process.env.BENCH_STARTUP_ROOT ?? join(import.meta.dirname, '..');
+const ROOT = join(import.meta.dirname, '..');
+const COMPARE = process.env.BENCH_STARTUP_COMPARE;
 const TARGET_MS = 500;
 const ROUNDS = Math.max(5, Number(process.env.BENCH_STARTUP_ROUNDS ?? 7));
 const PROJECT = 'demo-startup';
@@ -45,16 +47,22 @@ interface Variant {
   /** Environment on top of the common one; undefined for the floor. */
   env?: NodeJS.ProcessEnv;
   compileCache: boolean;
+  /** Checkout whose `src/main.ts` runs. @defaultValue this one */
+  root?: string;
 }
 
 // The service's env in infra/run.tf (push auth on, audience set) and the pool's (pull).
 const PUSH_ENV = { WORKER_MODE: 'push', PUBSUB_SUBSCRIPTION: PUSH_SUBSCRIPTION, REQUIRE_PUSH_AUTH: 'true', PUSH_AUDIENCE: 'email-worker-push', LEDGER: 'firestore' };
+const BASE_VARIANTS: Record<string, Variant> = {
+  push: { name: 'push', env: PUSH_ENV, compileCache: true },
+  pull: { name: 'pull', env: { WORKER_MODE: 'pull', PUBSUB_SUBSCRIPTION: PULL_SUBSCRIPTION, LEDGER: 'firestore' }, compileCache: true },
+  'push, no cache': { name: 'push, no cache', env: PUSH_ENV, compileCache: false },
+};
 const VARIANTS: Variant[] = [
   { name: 'floor', compileCache: false },
-  { name: 'push', env: PUSH_ENV, compileCache: true },
-  { name: 'pull', env: { WORKER_MODE: 'pull', PUBSUB_SUBSCRIPTION: PULL_SUBSCRIPTION, LEDGER: 'firestore' }, compileCache: true },
-  { name: 'push, no cache', env: PUSH_ENV, compileCache: false },
+  ...Object.values(BASE_VARIANTS),
   { name: 'push, memory ledger', env: { ...PUSH_ENV, LEDGER: 'memory' }, compileCache: true },
+  ...(COMPARE ? ['push', 'pull', 'push, no cache'] : []).map((name) => ({ ...BASE_VARIANTS[name]!, name: `before: ${name}`, root: COMPARE })),
 ];
 /** The variants the target is about: what production runs. */
 const PRODUCTION = ['push', 'pull'];
@@ -87,11 +95,12 @@ async function stop(child: ChildProcess): Promise<void> {
 async function once(variant: Variant, env: NodeJS.ProcessEnv, cacheDir: string): Promise<number> {
   const port = await freePort();
   const childEnv: NodeJS.ProcessEnv = { ...env, ...variant.env, PORT: String(port) };
+  // Shared by both checkouts (BENCH_STARTUP_COMPARE): entries are keyed by path and source.
   if (variant.compileCache) childEnv.NODE_COMPILE_CACHE = cacheDir;
   else delete childEnv.NODE_COMPILE_CACHE;
   const args = variant.env ? ['--max-semi-space-size=16', 'src/main.ts'] : ['-e', FLOOR_SOURCE];
   const started = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, args, { cwd: variant.root ?? ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   try {
     await untilReady(`http://127.0.0.1:${port}${variant.env ? '/readyz' : '/'}`, child);
     return performance.now() - started;
@@ -167,7 +176,7 @@ export async function run(): Promise<object> {
       rounds: ROUNDS,
       // 1-minute load average before and after: on a shared 2-core machine every figure scales with it.
       loadAverage1m: { before: Number(loadBefore[0]!.toFixed(2)), after: Number(loadavg()[0]!.toFixed(2)) },
-      ...(process.env.BENCH_STARTUP_ROOT ? { root: ROOT } : {}),
+      ...(COMPARE ? { compare: COMPARE } : {}),
       targetMs: TARGET_MS,
       meetsTarget: Object.fromEntries(PRODUCTION.map((name) => [name, out[name]!.medianMs < TARGET_MS])),
       aboveFloorMs: Object.fromEntries(VARIANTS.filter((v) => v.env).map((v) => [v.name, out[v.name]!.medianMs - floor])),
