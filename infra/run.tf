@@ -94,7 +94,8 @@ resource "google_cloud_run_v2_service" "app" {
           }
         }
       }
-      # Ready only when Pub/Sub and the ledger answer (GET /readyz checks both).
+      # Ready when a push can be processed at once: the ledger (Firestore) answers. The Pub/Sub
+      # client loads after ready (it only publishes here); /readyz shows it under details.pubsub.
       startup_probe {
         period_seconds    = 1
         failure_threshold = 30

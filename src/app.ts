@@ -4,7 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import type { Message, Subscription } from '@google-cloud/pubsub';
+import type { Message, PubSub, Subscription } from '@google-cloud/pubsub';
 import type { Logger } from 'winston';
 import type { Config } from './config.ts';
 import { ErrorCodes } from './errors.ts';
@@ -23,23 +23,19 @@ import { createMetrics, retryObserver, type Metrics } from './observability/metr
 import { setLevelMetricsSink } from './timeouts/with-timeout.ts';
 import { processJob, publicReason, type ProcessJobDeps } from './pipeline/process-job.ts';
 import type { PipelineServices } from './pipeline/services.ts';
-import { createPubSub, ensureResources } from './worker/pubsub-resources.ts';
-import { startPullWorker } from './worker/pull-worker.ts';
+import { pubsubOnDemand } from './worker/pubsub-on-demand.ts';
 import { createPushWorker, type DeliveredMessage } from './worker/push-worker.ts';
-import { createPushVerifier } from './worker/push-auth.ts';
 import { checkSubscription, inspectSubscription, type SubscriptionWarning } from './worker/subscription-check.ts';
-import { expectationsOf } from './worker/subscription-report.ts';
 import { pullLeaseExtensionS, pullMaxAckDeadlineS } from './timeouts/chain.ts';
 import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
 import { lazy } from './lazy.ts';
 import { createIngressStore, type IngressStore } from './ledger/ingress-store.ts';
 import { createIngressMetrics } from './ingress/ingress-metrics.ts';
-import { INGRESS_PUBLISH_OPTIONS, jobPublisher, mailgunRouterFromConfig } from './ingress/from-config.ts';
 import { ingressPolicy, screenJob, type ScreenableJob } from './ingress/screen.ts';
+import type { Job } from './jobs/schema.ts';
 import { createApiJobs } from './api/api-jobs.ts';
-import { createJobsRouter } from './api/jobs-router.ts';
-import { createAskRouter } from './api/ask-router.ts';
+import { lazyRouter } from './http/lazy-router.ts';
 
 export interface RunningApp {
   url: string;
@@ -47,8 +43,17 @@ export interface RunningApp {
   metrics: Metrics;
   /** Replay tokens, reply caps, API job records (issue 7). */
   ingressStore: IngressStore;
-  /** What the start-up subscription check found (also logged and in /readyz details). */
+  /**
+   * What the subscription check found (also logged and in /readyz details). The check runs after
+   * ready, so the array fills once `deferredStart` has settled.
+   */
   subscriptionWarnings: SubscriptionWarning[];
+  /**
+   * The work deferred past readiness: the subscription check, and in push mode the Pub/Sub client
+   * and (on the emulator) its resources. Never rejects: a failure is logged, and in push mode the
+   * first publish tries again.
+   */
+  deferredStart: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -174,8 +179,19 @@ export function createDeliveryHandler(
 export interface StartAppOptions {
   /** Redelivery backoff of a subscription the app creates on the emulator. @defaultValue 10–600 s */
   subscriptionBackoffSeconds?: { min: number; max: number };
+  /**
+   * Push mode: how long after ready the Pub/Sub client is loaded and the subscription checked.
+   * Loading it blocks the event loop for ~0.2 s; by then the push that woke the instance is
+   * already waiting on Gemini. Pull mode checks right after ready. Tests use 0. @defaultValue 5000
+   */
+  deferredStartMs?: number;
 }
 
+/**
+ * Starts the worker. Ready (`/readyz` 200) means a delivery can be processed at once:
+ * pull mode — subscribed, the topic and the ledger (and the ingress store) answer; push mode —
+ * the ledger and the ingress store answer; the Pub/Sub client loads after ready (`deferredStart`).
+ */
 export async function startApp(config: Config, logger: Logger, options: StartAppOptions = {}): Promise<RunningApp> {
   const metrics = createMetrics({ defaultMetrics: true });
   // T1–T5 outcomes feed the timeout_percentage window; the evaluator logs each threshold crossing once.
@@ -184,53 +200,71 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   const ledger = await createLedger(config, { onUsage: ledgerUsageCounter(metrics.registry) });
   const services = createServices(config, metrics, logger);
   const owner = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  const pubsub = createPubSub(config);
-  const { topic, subscription } = await ensureResources(pubsub, config, {
+  const pull = config.workerMode === 'pull';
+  const pubsub = pubsubOnDemand(config, {
     create: Boolean(config.pubsub.emulatorHost),
-    createSubscription: config.workerMode === 'pull',
+    createSubscription: pull,
     ...(options.subscriptionBackoffSeconds ? { backoffSeconds: options.subscriptionBackoffSeconds } : {}),
   });
-  const [checked, notice] = await Promise.all([
-    config.checkSubscription ? subscriptionCheck(config, subscription, logger) : [],
-    config.workerMode === 'pull' ? deadLetterNoticeSubscription(config, pubsub, logger) : { subscription: undefined, warning: undefined },
-  ]);
-  const subscriptionWarnings = [...checked, ...(notice.warning ? [notice.warning] : [])];
-  const noticeSubscription = notice.subscription;
+  const subscriptionWarnings: SubscriptionWarning[] = [];
+  const checkSubscriptionOnce = async () => {
+    if (config.checkSubscription) subscriptionWarnings.push(...(await subscriptionCheck(config, (await pubsub.get()).subscription, logger)));
+  };
 
   // issue 7: ingress store, webhook, API routes and the worker-side screen.
   const ingressStore = await createIngressStore(config.ledger, { projectId: config.projectId });
   const ingressMetrics = createIngressMetrics(metrics.registry);
   const policy = ingressPolicy(config);
   const apiJobs = createApiJobs(ingressStore, { allowPrivate: config.attachments.allowPrivate });
-  const publish = jobPublisher(pubsub.topic(config.pubsub.topic, INGRESS_PUBLISH_OPTIONS));
+  const publisher = lazy(async () => {
+    const [{ jobPublisher, INGRESS_PUBLISH_OPTIONS }, { client }] = await Promise.all([import('./ingress/from-config.ts'), pubsub.get()]);
+    return jobPublisher(client.topic(config.pubsub.topic, INGRESS_PUBLISH_OPTIONS));
+  });
+  const publish = async (job: Job) => (await publisher())(job);
   const ingress = {
     screenJob: async (job: ScreenableJob) => ((job.kind === 'api' && (await apiJobs.isApiJob(job.id))) ? { action: 'accept' as const } : screenJob(job, policy, ingressStore)),
     apiJobs,
     onIgnored: (reasons: readonly string[]) => reasons.forEach((r) => ingressMetrics.ignored('worker', r)),
   };
+  // issue 9: the webhook (busboy, address parser) and the API load on their first request.
   const routers = [
-    mailgunRouterFromConfig(config, { store: ingressStore, publish, logger, metrics: ingressMetrics }),
-    createJobsRouter({ keys: config.apiKeys, store: ingressStore, apiJobs, ledger, publish, domain: config.mailgun.domain, caps: config.ingress.caps, allowPrivateCallbacks: config.attachments.allowPrivate, logger }),
-    createAskRouter({ keys: config.apiKeys, services, logger }),
+    lazyRouter({
+      name: 'Mailgun webhook',
+      prefixes: ['/inbound/'],
+      load: async () => (await import('./ingress/from-config.ts')).mailgunRouterFromConfig(config, { store: ingressStore, publish, logger, metrics: ingressMetrics }),
+      logger,
+    }),
+    lazyRouter({
+      name: 'API',
+      prefixes: ['/v1/'],
+      load: async () => {
+        const [{ createJobsRouter }, { createAskRouter }, { Router }] = await Promise.all([import('./api/jobs-router.ts'), import('./api/ask-router.ts'), import('express')]);
+        return Router().use(
+          createJobsRouter({ keys: config.apiKeys, store: ingressStore, apiJobs, ledger, publish, domain: config.mailgun.domain, caps: config.ingress.caps, allowPrivateCallbacks: config.attachments.allowPrivate, logger }),
+          createAskRouter({ keys: config.apiKeys, services, logger }),
+        );
+      },
+      logger,
+    }),
   ];
 
   const handle = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner });
   const handleDeadLetter = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner }, { deadLettered: true });
-  const pushAuth = config.workerMode === 'push' && config.push.requireAuth
-    ? { verify: createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) }
+  // Pushes need it at once: loaded before ready, and only in push mode.
+  const pushAuth = !pull && config.push.requireAuth
+    ? { verify: (await import('./worker/push-auth.ts')).createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) }
     : {};
-  const push =
-    config.workerMode === 'push'
-      ? createPushWorker({
-          path: config.pushPath,
-          handle,
-          ...pushAuth,
-          onMalformed: () => metrics.recordJob('invalid', 0),
-          logger,
-        })
-      : undefined;
+  const push = pull
+    ? undefined
+    : createPushWorker({
+        path: config.pushPath,
+        handle,
+        ...pushAuth,
+        onMalformed: () => metrics.recordJob('invalid', 0),
+        logger,
+      });
   const pushNotices =
-    config.workerMode === 'push' && config.deadLetterNotices
+    !pull && config.deadLetterNotices
       ? createPushWorker({
           path: config.deadLetterNotices.pushPath,
           handle: handleDeadLetter,
@@ -240,6 +274,12 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
         })
       : undefined;
 
+  // Pull: subscribed before the server answers /readyz, so ready means consuming.
+  const pullWorker = pull ? { ...(await import('./worker/pull-worker.ts')), ...(await pubsub.get()) } : undefined;
+  const ledgerReady = async () => {
+    await ledger.ping();
+    await ingressStore.ping();
+  };
   const http = await startHttpServer({
     port: config.port,
     registry: metrics.registry,
@@ -247,42 +287,65 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     projectId: config.projectId,
     routers: [...(push ? [push.router] : []), ...(pushNotices ? [pushNotices.router] : []), ...routers],
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
-    readinessChecks: {
-      pubsub: async () => {
-        const [exists] = await topic.exists();
-        if (!exists) throw new Error(`topic ${config.pubsub.topic} not found`);
-      },
-      ledger: async () => {
-        await ledger.ping();
-        await ingressStore.ping();
-      },
-    },
-    ...(subscriptionWarnings.length ? { readinessDetails: () => ({ subscriptionWarnings: subscriptionWarnings.map((w) => w.rule) }) } : {}),
+    readinessChecks: pull
+      ? {
+          pubsub: async () => {
+            const [exists] = await (await pubsub.get()).topic.exists();
+            if (!exists) throw new Error(`topic ${config.pubsub.topic} not found`);
+          },
+          ledger: ledgerReady,
+        }
+      : // Push: a push needs the ledger at once; Pub/Sub only to publish, so it is a detail here.
+        { ledger: ledgerReady },
+    readinessDetails: () => ({
+      ...(pull ? {} : { pubsub: pubsub.state }),
+      ...(subscriptionWarnings.length ? { subscriptionWarnings: subscriptionWarnings.map((w) => w.rule) } : {}),
+    }),
   });
   logger.info('HTTP server listening', { url: http.url, mode: config.workerMode, ledger: config.ledger });
 
   const worker =
     push ??
-    startPullWorker({
-      subscription,
+    pullWorker!.startPullWorker({
+      subscription: pullWorker!.subscription,
       concurrency: config.workerConcurrency,
       maxExtensionS: pullLeaseExtensionS(config.timeouts),
       maxAckDeadlineS: scaleMs(pullMaxAckDeadlineS * 1000, config.timeouts) / 1000,
       handle,
       logger,
     });
-  // Dead-letter notices (pull): few and light (one failure email each), so a small concurrency.
-  const notices =
-    pushNotices ??
-    (noticeSubscription
-      ? startPullWorker({ subscription: noticeSubscription, concurrency: 2, maxExtensionS: pullLeaseExtensionS(config.timeouts), handle: handleDeadLetter, logger, name: 'dead-letter notices' })
-      : undefined);
+  // Dead-letter notices: push takes them on their route; pull reads their subscription, started
+  // after ready with the subscription check (few and light: one failure email each).
+  let notices: { stop(graceMs: number): Promise<void> } | undefined = pushNotices;
+  const startPullNotices = async () => {
+    const found = await deadLetterNoticeSubscription(config, (await pubsub.get()).client, logger);
+    if (found.warning) subscriptionWarnings.push(found.warning);
+    if (found.subscription) {
+      notices = pullWorker!.startPullWorker({ subscription: found.subscription, concurrency: 2, maxExtensionS: pullLeaseExtensionS(config.timeouts), maxAckDeadlineS: scaleMs(pullMaxAckDeadlineS * 1000, config.timeouts) / 1000, handle: handleDeadLetter, logger, name: 'dead-letter notices' });
+    }
+  };
+
+  // The subscription check only warns, so it runs after ready in both modes (pull: at once, the
+  // client is loaded; push: later, with the client).
+  const deferred = deferUntilAfterReady(pull ? 0 : (options.deferredStartMs ?? 5000), async () => {
+    try {
+      await pubsub.get();
+      await checkSubscriptionOnce();
+      if (pull && config.deadLetterNotices) await startPullNotices();
+    } catch (error) {
+      logger.warn('Pub/Sub client not ready after start-up; the first publish tries again', { err: error });
+    }
+  });
 
   let stopping: Promise<void> | undefined;
   const stop = async () => {
+    deferred.cancel();
+    // A deferred start under way may still start the notice worker: let it finish first.
+    await deferred.done;
     const graceMs = scaleMs(config.timeouts.shutdownGraceS * 1000, config.timeouts);
     await Promise.all([worker.stop(graceMs), notices?.stop(graceMs)]);
     await http.close();
+    await deferred.done;
     await pubsub.close();
     if (config.ledger === 'firestore') await closeFirestoreClients();
     await closeSharedPandocEngine();
@@ -294,6 +357,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     metrics,
     ingressStore,
     subscriptionWarnings,
+    deferredStart: deferred.done,
     // Idempotent: a second SIGTERM (or a test's cleanup) waits for the first stop.
     stop: () => (stopping ??= stop()),
   };
@@ -303,7 +367,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
  * The pull worker's dead-letter notice subscription, or undefined (with a warning) when notices are
  * on but it does not exist: dead-lettered jobs then reach their senders only by `dlq replay`.
  */
-async function deadLetterNoticeSubscription(config: Config, pubsub: ReturnType<typeof createPubSub>, logger: Logger): Promise<{ subscription?: Subscription | undefined; warning?: SubscriptionWarning | undefined }> {
+async function deadLetterNoticeSubscription(config: Config, pubsub: PubSub, logger: Logger): Promise<{ subscription?: Subscription | undefined; warning?: SubscriptionWarning | undefined }> {
   if (!config.deadLetterNotices) return {};
   const subscription = pubsub.subscription(config.deadLetterNotices.subscription);
   try {
@@ -324,6 +388,8 @@ async function deadLetterNoticeSubscription(config: Config, pubsub: ReturnType<t
 async function subscriptionCheck(config: Config, subscription: Subscription, logger: Logger): Promise<SubscriptionWarning[]> {
   try {
     const facts = await inspectSubscription(subscription);
+    // Loaded here, not at start-up: it imports the Pub/Sub client, which push mode loads after ready.
+    const { expectationsOf } = await import('./worker/subscription-report.ts');
     const warnings = checkSubscription(facts, expectationsOf(config));
     for (const w of warnings) logger.warn(`Subscription check: ${w.message}`, { rule: w.rule, subscription: facts.name });
     return warnings;
@@ -332,4 +398,21 @@ async function subscriptionCheck(config: Config, subscription: Subscription, log
     logger.warn('Subscription check skipped: could not read the subscription (needs pubsub.subscriptions.get)', { err: error });
     return [];
   }
+}
+
+/** Runs `work` `delayMs` after now unless cancelled first; `done` settles when it has run or was cancelled. */
+function deferUntilAfterReady(delayMs: number, work: () => Promise<void>): { done: Promise<void>; cancel(): void } {
+  let cancel = () => {};
+  const done = new Promise<void>((resolve) => {
+    // unref: a pending check never keeps a stopping process alive.
+    const timer = setTimeout(() => {
+      cancel = () => {};
+      void work().finally(resolve);
+    }, delayMs).unref();
+    cancel = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+  });
+  return { done, cancel: () => cancel() };
 }

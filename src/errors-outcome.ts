@@ -62,6 +62,8 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.API_UNAUTHORIZED]: 401,
   [ErrorCodes.NOT_FOUND]: 404,
   [ErrorCodes.PUSH_UNAUTHENTICATED]: 401,
+  // Mailgun and API clients retry a 503; the next request loads the feature again.
+  [ErrorCodes.FEATURE_UNAVAILABLE]: 503,
 };
 
 export function httpStatusForError(error: unknown): number {

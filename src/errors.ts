@@ -55,6 +55,8 @@ export const ErrorCodes = {
   NOT_FOUND: 'EW_ERR_NOT_FOUND',
   // push delivery: missing or invalid OIDC token, or not the push service account
   PUSH_UNAUTHENTICATED: 'EW_ERR_PUSH_UNAUTHENTICATED',
+  // issue 9: a feature loaded on its first request (webhook, API) could not be loaded
+  FEATURE_UNAVAILABLE: 'EW_ERR_FEATURE_UNAVAILABLE',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -14,6 +14,15 @@ export const LAZY_MODULES = [
   '../context/build-context.ts',
   '../export/export-answer.ts',
   '../mail/send.ts',
+  // issue 9: feature routers on their first request, the push verifier and the pull worker by
+  // mode, the Pub/Sub client (push mode: after ready; src/worker/pubsub-on-demand.ts).
+  '../ingress/from-config.ts',
+  '../api/jobs-router.ts',
+  '../api/ask-router.ts',
+  '../worker/push-auth.ts',
+  '../worker/pull-worker.ts',
+  '../worker/pubsub-resources.ts',
+  '../worker/subscription-report.ts',
   // The API callback's HTTP client (src/api/callback.ts, first callback).
   'undici',
   // The reply's HTML renderer (src/pipeline/reply-body.ts, first reply).

@@ -19,12 +19,35 @@ export function getFirestore(options: FirestoreClientOptions): Promise<Firestore
   let client = clients.get(key);
   if (!client) {
     if (process.env.FIRESTORE_EMULATOR_HOST) process.env.METADATA_SERVER_DETECTION ??= 'none';
-    client = import('@google-cloud/firestore').then(
-      ({ Firestore }) => new Firestore({ projectId: options.projectId, ...(options.databaseId ? { databaseId: options.databaseId } : {}), ignoreUndefinedProperties: true }),
-    );
+    client = (async () => {
+      const { Firestore } = await import('@google-cloud/firestore');
+      return new Firestore({
+        projectId: options.projectId,
+        ...(options.databaseId ? { databaseId: options.databaseId } : {}),
+        ignoreUndefinedProperties: true,
+        // issue 9: REST (HTTP/1.1) for every call we make — unary reads, writes, transactions;
+        // gRPC only for listeners (onSnapshot), which we do not use. Google's advice for cold
+        // starts: no gRPC channel to set up before the first ledger read answers readiness.
+        preferRest: true,
+        ...(await emulatorAuth()),
+      });
+    })();
     clients.set(key, client);
   }
   return client;
+}
+
+/**
+ * The REST transport asks for Application Default Credentials even on the emulator, where none
+ * exist (googleapis/nodejs-firestore#1811, open): give it the emulator's fixed owner token, as the
+ * gRPC transport does by itself.
+ */
+async function emulatorAuth(): Promise<{ authClient?: unknown }> {
+  if (!process.env.FIRESTORE_EMULATOR_HOST) return {};
+  const { OAuth2Client } = await import('google-auth-library');
+  const authClient = new OAuth2Client();
+  authClient.setCredentials({ access_token: 'owner' });
+  return { authClient };
 }
 
 /** Closes every client made by `getFirestore` (shutdown, test teardown). */

@@ -41,6 +41,11 @@ export interface StackOptions {
   maxDeliveryAttempts?: number;
   /** Runs before the worker starts, e.g. to make the subscription by hand. @defaultValue none */
   beforeStart?: (config: Config, pubsub: PubSub) => Promise<void>;
+  /**
+   * Push mode's delay before it loads Pub/Sub. Given, the stack does not wait for that deferred
+   * start (to test the app before it). @defaultValue 0, waited for
+   */
+  deferredStartMs?: number;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -109,7 +114,12 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     },
   });
   const logger = createLogger({ level: 'debug', stream: sink, secrets: config.secrets });
-  const start = () => startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 } });
+  // Push mode loads Pub/Sub after ready; tests wait for it so the topic exists before they publish.
+  const start = async () => {
+    const app = await startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 }, deferredStartMs: options.deferredStartMs ?? 0 });
+    if (options.deferredStartMs === undefined) await app.deferredStart;
+    return app;
+  };
   const publisher = new PubSub({ projectId: config.projectId });
   await options.beforeStart?.(config, publisher);
 
