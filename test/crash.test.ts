@@ -1,7 +1,8 @@
 /**
  * Crash and duplicate tests with real worker processes (`src/main.ts`) on the real Pub/Sub and
  * Firestore emulators (issue 8): SIGKILL at chosen points, restart, count the replies the Mailgun
- * stand-in accepted — exactly one every time. More trials at random points: `npm run bench -- crash`.
+ * stand-in accepted — exactly one every time: mid-stream, during export, right before and right
+ * after the Mailgun call; duplicates; SIGTERM. More trials at random points: `npm run bench -- crash`.
  */
 import { afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -47,6 +48,23 @@ describe('crashes and duplicates (worker processes, Firestore ledger)', { timeou
     assert.equal(h.repliesTo(j.messageId), 1);
     assert.ok(second.logs.some((e) => e.message === 'Job taken over from an expired lease'), 'taken over, not claimed afresh');
     assert.ok(done.replyMessageId);
+  });
+
+  it('kill -9 during export (html made, pdf under way): a restarted worker takes the job over and sends one reply with both files', async () => {
+    h = await startCrashHarness({ ledger: 'firestore' });
+    const first = await h.startWorker();
+    const j = job({ export: { formats: ['html', 'pdf'] } });
+    await h.publish(j);
+    await first.waitForLog((e) => e.message === 'Export made' && e.format === 'html', 90_000);
+    assert.equal(h.repliesTo(j.messageId), 0, 'killed before the reply');
+    await first.kill('SIGKILL');
+    const second = await h.startWorker();
+    await second.waitForLog(finished, 120_000);
+    await sleep(1000);
+    assert.equal(h.repliesTo(j.messageId), 1);
+    assert.ok(second.logs.some((e) => e.message === 'Job taken over from an expired lease'), 'taken over, not claimed afresh');
+    const reply = h.mailgun.messages.find((m) => m.headers['In-Reply-To'] === j.messageId)!;
+    assert.deepEqual(reply.attachments.map((a) => a.filename).sort(), ['answer.html', 'answer.pdf']);
   });
 
   it('kill -9 right after Mailgun accepted the reply: the next worker finds it accepted and sends nothing', async () => {
