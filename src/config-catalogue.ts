@@ -59,7 +59,7 @@ const VARIABLES: readonly ConfigVariable[] = [
   { name: 'MAILGUN_API_KEY', group: 'Mail', default: '', secret: true, description: 'Mailgun API key. Without it, replies are written as RFC 5322 `.eml` files to OUTBOX_DIR.' },
   { name: 'MAILGUN_DOMAIN', group: 'Mail', default: 'mg.localhost', description: 'Sending domain; also the domain of reply Message-IDs.' },
   { name: 'MAILGUN_API_URL', group: 'Mail', default: 'https://api.mailgun.net', description: 'Mailgun API base (https://api.eu.mailgun.net for EU domains).' },
-  { name: 'MAILGUN_WEBHOOK_SIGNING_KEY', group: 'Mail', default: '', secret: true, description: 'Verifies inbound webhooks (HMAC-SHA256).' },
+  { name: 'MAILGUN_WEBHOOK_SIGNING_KEY', group: 'Mail', default: '', secret: true, description: 'Verifies inbound webhooks (HMAC-SHA256). Required in push mode (the service takes the webhook); without it every webhook post is refused (401).' },
   { name: 'MAIL_FROM', group: 'Mail', default: '', description: 'From of replies. Default: `Email Worker <worker@MAILGUN_DOMAIN>`.' },
   { name: 'OUTBOX_DIR', group: 'Mail', default: './outbox', description: 'Where `.eml` replies go without MAILGUN_API_KEY.' },
   { name: 'ALLOWED_SENDERS', group: 'Mail', default: '*', description: 'Who may send jobs: addresses, @domain, or *.' },

@@ -5,11 +5,13 @@ import { hashApiKey } from './api/api-keys.ts';
 
 const base = { GEMINI_BASE_URL: 'http://127.0.0.1:1' };
 
-test('a missing MAILGUN_WEBHOOK_SIGNING_KEY refuses start-up on Cloud Run and in push mode, naming the variable', () => {
-  assert.throws(() => loadConfig({ ...base, K_SERVICE: 'email-worker' }), /MAILGUN_WEBHOOK_SIGNING_KEY: required/);
-  assert.throws(() => loadConfig({ ...base, WORKER_MODE: 'push', REQUIRE_PUSH_AUTH: 'false' }), /MAILGUN_WEBHOOK_SIGNING_KEY: required/);
+test('a missing MAILGUN_WEBHOOK_SIGNING_KEY refuses start-up in push mode, naming the variable; a pull worker (a worker pool) starts without it', () => {
+  assert.throws(() => loadConfig({ ...base, WORKER_MODE: 'push', REQUIRE_PUSH_AUTH: 'false' }), /MAILGUN_WEBHOOK_SIGNING_KEY: required in push mode/);
+  assert.throws(() => loadConfig({ ...base, WORKER_MODE: 'push', REQUIRE_PUSH_AUTH: 'false', K_SERVICE: 'email-worker' }), /MAILGUN_WEBHOOK_SIGNING_KEY: required/);
   assert.doesNotThrow(() => loadConfig(base));
-  assert.doesNotThrow(() => loadConfig({ ...base, K_SERVICE: 'email-worker', MAILGUN_WEBHOOK_SIGNING_KEY: 'k' }));
+  // Whether or not Cloud Run sets K_SERVICE in a worker pool, the pool (pull, no webhook key) starts.
+  assert.doesNotThrow(() => loadConfig({ ...base, WORKER_MODE: 'pull', K_SERVICE: 'email-worker-pool' }));
+  assert.doesNotThrow(() => loadConfig({ ...base, WORKER_MODE: 'push', REQUIRE_PUSH_AUTH: 'false', MAILGUN_WEBHOOK_SIGNING_KEY: 'k' }));
 });
 
 test('sender controls and caps are on by default', () => {

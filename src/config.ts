@@ -195,9 +195,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     ? Boolean(e.K_SERVICE) && !e.PUBSUB_EMULATOR_HOST
     : isTruthyEnv(e.REQUIRE_PUSH_AUTH);
   if (worker && e.WORKER_MODE === 'push' && requireAuth && !e.PUSH_AUDIENCE) problems.push('PUSH_AUDIENCE: required when REQUIRE_PUSH_AUTH is on');
-  // issue 7: a public webhook without its key would accept forged mail; local runs may leave it unset (every post is then refused).
-  if (worker && !e.MAILGUN_WEBHOOK_SIGNING_KEY && (e.WORKER_MODE === 'push' || e.K_SERVICE)) {
-    problems.push('MAILGUN_WEBHOOK_SIGNING_KEY: required in push mode and on Cloud Run (K_SERVICE set); Mailgun shows it under Sending → Webhooks → HTTP webhook signing key');
+  // issue 7: without its key the webhook refuses every post (fail closed), so a public push service
+  // without it would drop all inbound mail. Pull workers need no key: a worker pool takes no
+  // requests, and it is not certain Cloud Run leaves K_SERVICE unset there, so K_SERVICE alone does
+  // not require it (a pull worker on a public service refuses webhook posts with 401 `no-key`).
+  if (worker && !e.MAILGUN_WEBHOOK_SIGNING_KEY && e.WORKER_MODE === 'push') {
+    problems.push('MAILGUN_WEBHOOK_SIGNING_KEY: required in push mode (the Cloud Run service takes the Mailgun webhook); Mailgun shows it under Sending → Webhooks → HTTP webhook signing key');
   }
   let apiKeys: ApiKey[] = [];
   try {
