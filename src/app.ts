@@ -248,29 +248,30 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     }),
   ];
 
-  const handle = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner });
-  const handleDeadLetter = createDeliveryHandler(config, { services: { ...services, ...ingress }, ledger, logger, owner }, { deadLettered: true });
+  const deliveryDeps = { services: { ...services, ...ingress }, ledger, logger, owner };
+  const handle = createDeliveryHandler(config, deliveryDeps);
+  const handleDeadLetter = createDeliveryHandler(config, deliveryDeps, { deadLettered: true });
   // Pushes need it at once: loaded before ready, and only in push mode.
-  const pushAuth = !pull && config.push.requireAuth
-    ? { verify: (await import('./worker/push-auth.ts')).createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) }
-    : {};
+  const pushCommon = {
+    ...(!pull && config.push.requireAuth
+      ? { verify: (await import('./worker/push-auth.ts')).createPushVerifier({ audience: config.push.audience!, ...(config.push.serviceAccount ? { serviceAccount: config.push.serviceAccount } : {}) }) }
+      : {}),
+    onMalformed: () => metrics.recordJob('invalid', 0),
+    logger,
+  };
   const push = pull
     ? undefined
     : createPushWorker({
         path: config.pushPath,
         handle,
-        ...pushAuth,
-        onMalformed: () => metrics.recordJob('invalid', 0),
-        logger,
+        ...pushCommon,
       });
   const pushNotices =
     !pull && config.deadLetterNotices
       ? createPushWorker({
           path: config.deadLetterNotices.pushPath,
           handle: handleDeadLetter,
-          ...pushAuth,
-          onMalformed: () => metrics.recordJob('invalid', 0),
-          logger,
+          ...pushCommon,
         })
       : undefined;
 
@@ -304,13 +305,14 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   });
   logger.info('HTTP server listening', { url: http.url, mode: config.workerMode, ledger: config.ledger });
 
+  // Both pull workers (jobs, notices) hold a message for the whole job, each extension ≤ the lease.
+  const pullLease = { maxExtensionS: pullLeaseExtensionS(config.timeouts), maxAckDeadlineS: scaleMs(pullMaxAckDeadlineS * 1000, config.timeouts) / 1000 };
   const worker =
     push ??
     pullWorker!.startPullWorker({
       subscription: pullWorker!.subscription,
       concurrency: config.workerConcurrency,
-      maxExtensionS: pullLeaseExtensionS(config.timeouts),
-      maxAckDeadlineS: scaleMs(pullMaxAckDeadlineS * 1000, config.timeouts) / 1000,
+      ...pullLease,
       handle,
       logger,
     });
@@ -321,7 +323,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     const found = await deadLetterNoticeSubscription(config, (await pubsub.get()).client, logger);
     if (found.warning) subscriptionWarnings.push(found.warning);
     if (found.subscription) {
-      notices = pullWorker!.startPullWorker({ subscription: found.subscription, concurrency: 2, maxExtensionS: pullLeaseExtensionS(config.timeouts), maxAckDeadlineS: scaleMs(pullMaxAckDeadlineS * 1000, config.timeouts) / 1000, handle: handleDeadLetter, logger, name: 'dead-letter notices' });
+      notices = pullWorker!.startPullWorker({ subscription: found.subscription, concurrency: 2, ...pullLease, handle: handleDeadLetter, logger, name: 'dead-letter notices' });
     }
   };
 

@@ -204,7 +204,7 @@ export async function processJob(job: Job, delivery: DeliveryInfo, deps: Process
     }
     const body = renderReplyBody({ answer, attachments, notes, exported, standIn: deps.standIn });
     const reply = deps.composeReply({
-      parent: { from: job.from, subject: job.subject, messageId: job.messageId, ...(job.inReplyTo ? { inReplyTo: job.inReplyTo } : {}), ...(job.references ? { references: job.references } : {}) },
+      parent: threadParent(job),
       from: deps.mailFrom,
       messageId: replyMessageId,
       text: body.text,
@@ -257,6 +257,11 @@ function lazyWorkDir(): { path(): Promise<string>; remove(): Promise<void> } {
       if (made) await made.then((dir) => rm(dir, { recursive: true, force: true })).catch(() => {});
     },
   };
+}
+
+/** The message a reply (answer or failure email) threads under. */
+function threadParent(job: Job) {
+  return { from: job.from, subject: job.subject, messageId: job.messageId, ...(job.inReplyTo ? { inReplyTo: job.inReplyTo } : {}), ...(job.references ? { references: job.references } : {}) };
 }
 
 /** Time kept back from the answer for the export and the reply. */
@@ -312,7 +317,7 @@ async function failJob(job: Job, thrown: unknown, c: FailContext): Promise<JobRe
       return { status: 'failed-replied', code: error.code };
     }
     const reply = c.deps.failureReply({
-      parent: { from: job.from, subject: job.subject, messageId: job.messageId, ...(job.inReplyTo ? { inReplyTo: job.inReplyTo } : {}), ...(job.references ? { references: job.references } : {}) },
+      parent: threadParent(job),
       from: c.deps.mailFrom,
       messageId: c.replyMessageId,
       reason: publicReason(error),

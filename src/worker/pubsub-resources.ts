@@ -40,12 +40,15 @@ export async function ensureResources(
 
   const dead = pubsub.topic(deadLetterTopic);
   const deadKeeper = pubsub.subscription(config.deadLetterSubscription);
-  // One round trip instead of four: start-up time is the time a push instance keeps a sender waiting.
-  const [[topicExists], [deadExists], [keeperExists], [subExists]] = await Promise.all([
+  // Dead-letter notices (pull): a second subscription on the dead-letter topic, read by the worker.
+  const notices = options.createSubscription !== false && config.deadLetterNotices ? pubsub.subscription(config.deadLetterNotices.subscription) : undefined;
+  // One round trip instead of five: start-up time is the time a push instance keeps a sender waiting.
+  const [[topicExists], [deadExists], [keeperExists], [subExists], [noticesExist]] = await Promise.all([
     topic.exists(),
     dead.exists(),
     deadKeeper.exists(),
     options.createSubscription === false ? [true] : subscription.exists(),
+    notices ? notices.exists() : [true],
   ]);
   await Promise.all([
     topicExists ? undefined : pubsub.createTopic(topicName).catch(ignoreAlreadyExists),
@@ -54,29 +57,21 @@ export async function ensureResources(
   // Without a subscription on it, the dead-letter topic drops what it receives.
   if (!keeperExists) await dead.createSubscription(config.deadLetterSubscription).catch(ignoreAlreadyExists);
   if (options.createSubscription === false) return { topic, subscription };
-  // Dead-letter notices (pull): a second subscription on the dead-letter topic, read by the worker.
-  if (config.deadLetterNotices) {
-    const notices = pubsub.subscription(config.deadLetterNotices.subscription);
-    const [noticesExist] = await notices.exists();
-    if (!noticesExist) {
-      await dead
-        .createSubscription(config.deadLetterNotices.subscription, {
-          ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
-          retryPolicy: { minimumBackoff: { seconds: options.backoffSeconds?.min ?? 10 }, maximumBackoff: { seconds: options.backoffSeconds?.max ?? 600 } },
-        })
-        .catch(ignoreAlreadyExists);
-    }
+  const ackDeadlineSeconds = options.ackDeadlineSeconds ?? 60;
+  const retryPolicy = {
+    minimumBackoff: { seconds: options.backoffSeconds?.min ?? 10 },
+    maximumBackoff: { seconds: options.backoffSeconds?.max ?? 600 },
+  };
+  if (notices && !noticesExist) {
+    await dead.createSubscription(config.deadLetterNotices!.subscription, { ackDeadlineSeconds, retryPolicy }).catch(ignoreAlreadyExists);
   }
   if (!subExists) {
     await topic
       .createSubscription(subName, {
-        ackDeadlineSeconds: options.ackDeadlineSeconds ?? 60,
+        ackDeadlineSeconds,
         // Pub/Sub accepts 5–100.
         deadLetterPolicy: { deadLetterTopic: dead.name, maxDeliveryAttempts: Math.max(5, maxDeliveryAttempts) },
-        retryPolicy: {
-          minimumBackoff: { seconds: options.backoffSeconds?.min ?? 10 },
-          maximumBackoff: { seconds: options.backoffSeconds?.max ?? 600 },
-        },
+        retryPolicy,
       })
       .catch(ignoreAlreadyExists);
   }
