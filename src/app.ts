@@ -18,6 +18,7 @@ import type { Ledger } from './ledger/ledger.ts';
 import { closeFirestoreClients } from './ledger/firestore-client.ts';
 import { ledgerUsageCounter } from './ledger/ledger-metrics.ts';
 import { startHttpServer } from './http/server.ts';
+import { waitUntilReady, type ReadinessChecks } from './http/readiness.ts';
 import { createAlertEvaluator } from './observability/alerts.ts';
 import { createMetrics, retryObserver, type Metrics } from './observability/metrics.ts';
 import { setLevelMetricsSink } from './timeouts/with-timeout.ts';
@@ -26,7 +27,7 @@ import type { PipelineServices } from './pipeline/services.ts';
 import { pubsubOnDemand } from './worker/pubsub-on-demand.ts';
 import { createPushWorker, type DeliveredMessage } from './worker/push-worker.ts';
 import { checkSubscription, inspectSubscription, type SubscriptionWarning } from './worker/subscription-check.ts';
-import { pullLeaseExtensionS, pullMaxAckDeadlineS } from './timeouts/chain.ts';
+import { pullLeaseExtensionS, pullMaxAckDeadlineS, startupReadyBudgetS } from './timeouts/chain.ts';
 import { Deadline } from './resilience/deadline.ts';
 import { getRetryConfig, getTimeouts, scaleMs } from './timeouts/engine.ts';
 import { lazy } from './lazy.ts';
@@ -185,12 +186,19 @@ export interface StartAppOptions {
    * already waiting on Gemini. Pull mode checks right after ready. Tests use 0. @defaultValue 5000
    */
   deferredStartMs?: number;
+  /**
+   * How long the readiness checks may keep failing before start-up fails with `EW_ERR_NOT_READY`
+   * (the port stays closed meanwhile). Tests shorten it. @defaultValue startupReadyBudgetS (120 s)
+   */
+  readyBudgetMs?: number;
 }
 
 /**
- * Starts the worker. Ready (`/readyz` 200) means a delivery can be processed at once:
- * pull mode — subscribed, the topic and the ledger (and the ingress store) answer; push mode —
- * the ledger and the ingress store answer; the Pub/Sub client loads after ready (`deferredStart`).
+ * Starts the worker. Ready means a delivery can be processed at once: pull mode — subscribed, the
+ * topic and the ledger (and the ingress store) answer; push mode — the ledger and the ingress store
+ * answer; the Pub/Sub client loads after ready (`deferredStart`). The port opens only once they do
+ * (`/readyz` then answers 200 as long as they still do); start-up fails with `EW_ERR_NOT_READY` when
+ * they have not within `readyBudgetMs`.
  */
 export async function startApp(config: Config, logger: Logger, options: StartAppOptions = {}): Promise<RunningApp> {
   const metrics = createMetrics({ defaultMetrics: true });
@@ -278,9 +286,33 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
   // Pull: subscribed before the server answers /readyz, so ready means consuming.
   const pullWorker = pull ? { ...(await import('./worker/pull-worker.ts')), ...(await pubsub.get()) } : undefined;
   const ledgerReady = async () => {
-    await ledger.ping();
-    await ingressStore.ping();
+    await Promise.all([ledger.ping(), ingressStore.ping()]);
   };
+  const readinessChecks: ReadinessChecks = pull
+    ? {
+        pubsub: async () => {
+          const [exists] = await (await pubsub.get()).topic.exists();
+          if (!exists) throw new Error(`topic ${config.pubsub.topic} not found`);
+        },
+        ledger: ledgerReady,
+      }
+    : // Push: a push needs the ledger at once; Pub/Sub only to publish, so it is a detail here.
+      { ledger: ledgerReady };
+  // The port opens only once a delivery can be processed (src/http/readiness.ts): Cloud Run's TCP
+  // startup probe then routes the first request the moment the instance is ready.
+  try {
+    await waitUntilReady(readinessChecks, {
+      budgetMs: options.readyBudgetMs ?? startupReadyBudgetS * 1000,
+      onNotReady: (report, event) => logger.warn('Not ready yet: port stays closed; checking again', { checks: report.checks, attempt: event.attemptNumber, retryInMs: event.delayMs }),
+    });
+  } catch (error) {
+    // Nothing was served: close what start-up opened. Not the Firestore client: terminated while
+    // its calls are still retrying, @google-cloud/firestore 9.4.1 rejects them unhandled, which
+    // would end the process before it logs why it did not start (it exits next anyway).
+    alerts.stop();
+    await pubsub.close();
+    throw error;
+  }
   const http = await startHttpServer({
     port: config.port,
     registry: metrics.registry,
@@ -288,16 +320,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
     projectId: config.projectId,
     routers: [...(push ? [push.router] : []), ...(pushNotices ? [pushNotices.router] : []), ...routers],
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
-    readinessChecks: pull
-      ? {
-          pubsub: async () => {
-            const [exists] = await (await pubsub.get()).topic.exists();
-            if (!exists) throw new Error(`topic ${config.pubsub.topic} not found`);
-          },
-          ledger: ledgerReady,
-        }
-      : // Push: a push needs the ledger at once; Pub/Sub only to publish, so it is a detail here.
-        { ledger: ledgerReady },
+    readinessChecks,
     readinessDetails: () => ({
       ...(pull ? {} : { pubsub: pubsub.state }),
       ...(subscriptionWarnings.length ? { subscriptionWarnings: subscriptionWarnings.map((w) => w.rule) } : {}),

@@ -57,6 +57,8 @@ export const ErrorCodes = {
   PUSH_UNAUTHENTICATED: 'EW_ERR_PUSH_UNAUTHENTICATED',
   // issue 9: a feature loaded on its first request (webhook, API) could not be loaded
   FEATURE_UNAVAILABLE: 'EW_ERR_FEATURE_UNAVAILABLE',
+  // issue 9: at start-up the readiness checks did not all pass within the budget (the port never opened)
+  NOT_READY: 'EW_ERR_NOT_READY',
 } as const;
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];

@@ -7,6 +7,7 @@ import express, { type Express, type RequestHandler, type Router } from 'express
 import { createServer, type Server } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'winston';
+import { runReadinessChecks, type ReadinessChecks } from './readiness.ts';
 import { requestLog } from './request-log.ts';
 
 export interface HttpServerOptions {
@@ -14,7 +15,7 @@ export interface HttpServerOptions {
   host?: string;
   registry: Registry;
   /** Each check throws (or rejects) when its dependency is not reachable. */
-  readinessChecks: Record<string, () => Promise<void>>;
+  readinessChecks: ReadinessChecks;
   /** Bound on each readiness check. @defaultValue 2000 */
   readinessTimeoutMs?: number;
   /**
@@ -51,24 +52,9 @@ export function createHttpApp(options: Omit<HttpServerOptions, 'port' | 'host'>)
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    const limit = options.readinessTimeoutMs ?? 2000;
-    const results = await Promise.all(
-      Object.entries(options.readinessChecks).map(async ([name, check]) => {
-        const signal = AbortSignal.timeout(limit);
-        try {
-          await Promise.race([
-            check(),
-            new Promise((_, reject) => signal.addEventListener('abort', () => reject(new Error(`no answer within ${limit}ms`)), { once: true })),
-          ]);
-          return [name, 'ok'] as const;
-        } catch (error) {
-          return [name, (error as Error).message] as const;
-        }
-      }),
-    );
-    const ready = results.every(([, state]) => state === 'ok');
+    const report = await runReadinessChecks(options.readinessChecks, options.readinessTimeoutMs ?? 2000);
     const details = options.readinessDetails?.();
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not ready', checks: Object.fromEntries(results), ...(details ? { details } : {}) });
+    res.status(report.ready ? 200 : 503).json({ status: report.ready ? 'ready' : 'not ready', checks: report.checks, ...(details ? { details } : {}) });
   });
   app.get('/metrics', async (req, res) => {
     if (options.metricsToken && !bearerMatches(req.headers.authorization, options.metricsToken)) {

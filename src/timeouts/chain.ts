@@ -24,6 +24,13 @@ export const ledgerHeartbeatS = 30;
  * about when its lease lapses, so the takeover follows within a lease and one backoff.
  */
 export const pullMaxAckDeadlineS = ledgerLeaseS;
+/**
+ * How long a starting instance keeps running its readiness checks (ledger, Pub/Sub) before it
+ * gives up and exits, s (unscaled: it is measured against the platform's startup probe). The port
+ * opens only when they pass, so this must end inside the TCP startup probe's window (infra/run.tf:
+ * 240 s, Cloud Run's default), or the platform would kill the instance before it says why.
+ */
+export const startupReadyBudgetS = 120;
 /** Extra time the pull lease outlives the longest job: ack, ledger finish, clock skew. */
 export const PULL_LEASE_MARGIN_S = 60;
 

@@ -46,6 +46,8 @@ export interface StackOptions {
    * start (to test the app before it). @defaultValue 0, waited for
    */
   deferredStartMs?: number;
+  /** How long start-up waits for its readiness checks (src/app.ts). @defaultValue 120 s */
+  readyBudgetMs?: number;
 }
 
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
@@ -116,16 +118,28 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const logger = createLogger({ level: 'debug', stream: sink, secrets: config.secrets });
   // Push mode loads Pub/Sub after ready; tests wait for it so the topic exists before they publish.
   const start = async () => {
-    const app = await startApp(config, logger, { subscriptionBackoffSeconds: { min: 1, max: 2 }, deferredStartMs: options.deferredStartMs ?? 0 });
+    const app = await startApp(config, logger, {
+      subscriptionBackoffSeconds: { min: 1, max: 2 },
+      deferredStartMs: options.deferredStartMs ?? 0,
+      ...(options.readyBudgetMs !== undefined ? { readyBudgetMs: options.readyBudgetMs } : {}),
+    });
     if (options.deferredStartMs === undefined) await app.deferredStart;
     return app;
   };
   const publisher = new PubSub({ projectId: config.projectId });
   await options.beforeStart?.(config, publisher);
 
+  let app: RunningApp;
+  try {
+    app = await start();
+  } catch (error) {
+    // A start that failed (e.g. never ready) must fail the test, not hold the process open.
+    await Promise.all([publisher.close(), gemini.close(), mailgun.close(), new Promise((r) => fileServer.close(r))]);
+    throw error;
+  }
   const stack: Stack = {
     config,
-    app: await start(),
+    app,
     async restartApp() {
       await stack.app.stop();
       stack.app = await start();
