@@ -94,13 +94,18 @@ resource "google_cloud_run_v2_service" "app" {
           }
         }
       }
-      # Ready when a push can be processed at once: the ledger (Firestore) answers. The Pub/Sub
-      # client loads after ready (it only publishes here); /readyz shows it under details.pubsub.
+      # The app opens its port only when a push can be processed at once (the ledger answers;
+      # src/http/readiness.ts), so a TCP connect is the readiness check. This is Cloud Run's default
+      # startup probe, written out: one attempt that keeps trying to connect for up to 240 s, which
+      # sees the port the moment it opens. An HTTP probe polls at most once a second and would round
+      # every cold start up to the next whole second. The app gives up after startupReadyBudgetS
+      # (120 s, inside this window) and exits with EW_ERR_NOT_READY in its log.
       startup_probe {
-        period_seconds    = 1
-        failure_threshold = 30
-        http_get {
-          path = "/readyz"
+        timeout_seconds   = 240
+        period_seconds    = 240
+        failure_threshold = 1
+        tcp_socket {
+          port = 8080
         }
       }
       liveness_probe {

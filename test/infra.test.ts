@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { CONFIG_CATALOGUE, secretVariables } from '../src/config-catalogue.ts';
 import { loadConfig } from '../src/config.ts';
-import { assertChain, ledgerLeaseS, pullLeaseExtensionS } from '../src/timeouts/chain.ts';
+import { assertChain, ledgerLeaseS, pullLeaseExtensionS, startupReadyBudgetS } from '../src/timeouts/chain.ts';
 import { LEVEL_TABLE } from '../src/timeouts/levels.ts';
 import { loadTimeoutSettings, type TimeoutSettings } from '../src/timeouts/settings.ts';
 import { LEVELS } from '../src/timeouts/types.ts';
@@ -131,6 +131,17 @@ describe('infra/ agrees with the timeout engine', () => {
     assert.equal(plain.REQUIRE_PUSH_AUTH, 'true');
     assert.equal(plain.WORKER_MODE, 'push');
     assert.equal(String((block((sub.dynamic as Json).push_config) as Json).for_each), '${local.is_push ? [1] : []}');
+  });
+
+  it('probes start-up with a TCP connect (the app listens only when ready) that outlasts the app\'s own start-up budget', () => {
+    const container = mainContainer(service());
+    const probe = block(container.startup_probe);
+    assert.equal(probe.http_get, undefined, 'an HTTP probe polls once a second at best');
+    assert.equal(block(probe.tcp_socket).port, block(container.ports).container_port);
+    // One attempt, kept trying for its whole timeout: the app exits with EW_ERR_NOT_READY first.
+    assert.equal(probe.failure_threshold, 1);
+    assert.ok(Number(probe.timeout_seconds) > startupReadyBudgetS, `probe window ${probe.timeout_seconds} s must outlast startupReadyBudgetS ${startupReadyBudgetS} s`);
+    assert.ok(Number(probe.period_seconds) >= Number(probe.timeout_seconds), 'Cloud Run requires period ≥ timeout');
   });
 
   it('mirrors the seed 004 alert thresholds of LEVEL_TABLE', () => {
