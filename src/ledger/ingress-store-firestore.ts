@@ -71,7 +71,9 @@ export async function createFirestoreIngressStore(options: IngressStoreOptions =
       });
     },
     async ping() {
-      await records.limit(1).get();
+      // A read of a document that need not exist, like the ledger's ping: the same RPC as the
+      // store's own reads (a query would warm a code path no operation here uses).
+      await records.doc('_ping').get();
     },
   };
 }
