@@ -65,7 +65,12 @@ describe('waitUntilReady', () => {
     );
     assert.ok(isWorkerError(error));
     assert.equal(error.code, 'EW_ERR_NOT_READY');
-    assert.match(error.message, /^Not ready within 60 ms: ledger: connect ECONNREFUSED 127\.0\.0\.1:9; hanging: no answer within 10ms$/);
-    assert.deepEqual(error.details?.checks, { ledger: 'connect ECONNREFUSED 127.0.0.1:9', pubsub: 'ok', hanging: 'no answer within 10ms' });
+    // The last round is bounded by what is left of the budget, so the hanging check's limit varies.
+    assert.match(error.message, /^Not ready within 60 ms: ledger: connect ECONNREFUSED 127\.0\.0\.1:9; hanging: no answer within \d+ms$/);
+    const checks = error.details?.checks as Record<string, string>;
+    assert.deepEqual(Object.keys(checks), ['ledger', 'pubsub', 'hanging']);
+    assert.equal(checks.ledger, 'connect ECONNREFUSED 127.0.0.1:9');
+    assert.equal(checks.pubsub, 'ok');
+    assert.match(checks.hanging!, /^no answer within (10|[1-9])ms$/);
   });
 });
