@@ -3,10 +3,10 @@
  * request; at start-up `waitUntilReady` runs them until all pass, and only then does the server
  * open its port (issue 9).
  *
- * Why the port waits: Cloud Run's default startup probe is a TCP connect that keeps trying for up
- * to 240 s, so an instance that listens only when it can take a delivery is seen ready the moment
- * it is. An HTTP probe on `/readyz` polls at most once a second (its minimum period), which rounds
- * every start up to the next whole second after the container started.
+ * Why the port waits: Cloud Run's default startup probe is one TCP connect attempt allowed 240 s,
+ * which can only work by connecting again until the port opens; an instance that listens only when
+ * it can take a delivery is then seen ready when it is. An HTTP probe on `/readyz` polls at most
+ * once a second (its minimum period), which rounds every start up to the next whole second.
  */
 import { ErrorCodes, retryable } from '../errors.ts';
 import { Deadline } from '../resilience/deadline.ts';
