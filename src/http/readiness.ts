@@ -73,7 +73,9 @@ export async function waitUntilReady(checks: ReadinessChecks, options: WaitUntil
         // Rounds until the budget ends; the deadline, not a count, decides when to stop.
         policy: { attempts: Number.MAX_SAFE_INTEGER, minDelayMs: options.minDelayMs ?? 250, maxDelayMs: options.maxDelayMs ?? 5000, jitter: 'none' },
         deadline,
-        minAttemptMs: 1,
+        // No round starts with less than a full check bound left: a round cut to the last few
+        // milliseconds would report "no answer within 1ms" instead of why the checks fail.
+        minAttemptMs: attemptLimitMs,
         ...(options.onNotReady ? { onRetry: (event: RetryEvent) => options.onNotReady!(last!, event) } : {}),
       },
     );
