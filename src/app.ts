@@ -283,7 +283,7 @@ export async function startApp(config: Config, logger: Logger, options: StartApp
         })
       : undefined;
 
-  // Pull: subscribed before the server answers /readyz, so ready means consuming.
+  // Pull: subscribed before the port opens, so ready means consuming.
   const pullWorker = pull ? { ...(await import('./worker/pull-worker.ts')), ...(await pubsub.get()) } : undefined;
   const ledgerReady = async () => {
     await Promise.all([ledger.ping(), ingressStore.ping()]);
