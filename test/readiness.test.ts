@@ -25,21 +25,39 @@ const listening = (port: number) =>
     socket.once('error', () => resolve(false));
   });
 
-/** A TCP relay to the Firestore emulator that can be opened later: Firestore "down" until then. */
-function firestoreRelay(port: number) {
+/**
+ * A TCP relay to the Firestore emulator that holds every connection until `release()`: Firestore
+ * "not answering" until then. Held, not refused: a refused call would leave the client retrying
+ * with backoff, and a retry still pending when the test stops the app makes the client reject
+ * unhandled once it is terminated.
+ */
+async function heldFirestoreRelay() {
   const [host, target] = process.env.FIRESTORE_EMULATOR_HOST!.split(':') as [string, string];
   const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
+  const held: Socket[] = [];
+  let released = false;
+  const forward = (client: Socket) => {
     const upstream = connect(Number(target), host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.once('close', () => sockets.delete(s));
-      s.on('error', () => {});
-    }
+    sockets.add(upstream);
+    upstream.once('close', () => sockets.delete(upstream));
+    upstream.on('error', () => {});
     client.pipe(upstream).pipe(client);
+  };
+  const server: Server = createServer((client) => {
+    sockets.add(client);
+    client.once('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    // Unread until piped: what the client sends waits in the socket's buffer.
+    if (released) forward(client);
+    else held.push(client);
   });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    open: () => new Promise<void>((r) => server.listen(port, '127.0.0.1', r)),
+    host: `127.0.0.1:${(server.address() as { port: number }).port}`,
+    release: () => {
+      released = true;
+      held.splice(0).forEach(forward);
+    },
     close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
   };
 }
@@ -94,19 +112,19 @@ describe('readiness per mode', () => {
   });
 
   it('keeps the port closed while the ledger does not answer, and opens it ready once it does (what a TCP startup probe sees)', async () => {
-    const [port, relayPort] = [await freePort(), await freePort()];
-    const relay = firestoreRelay(relayPort);
+    const port = await freePort();
+    const relay = await heldFirestoreRelay();
     try {
-      await withFirestoreHost(`127.0.0.1:${relayPort}`, async () => {
+      await withFirestoreHost(relay.host, async () => {
         const starting = startStack({
           // A project of its own: a new Firestore client, made while the variable points at the relay.
           env: { WORKER_MODE: 'push', REQUIRE_PUSH_AUTH: 'false', LEDGER: 'firestore', GOOGLE_CLOUD_PROJECT: `demo-${randomUUID().slice(0, 8)}`, PORT: String(port) },
         });
         starting.catch(() => {});
-        // Firestore unreachable: the ledger check has not answered (the client keeps retrying).
+        // The ledger check has not answered (its calls are held).
         await sleep(1000);
         assert.equal(await listening(port), false, 'no port while the ledger does not answer');
-        await relay.open();
+        relay.release();
         stack = await starting;
       });
       assert.equal(await listening(port), true);
